@@ -1,0 +1,132 @@
+import {
+  AutoScalingClient,
+  type AutoScalingGroup,
+  DescribeAutoScalingGroupsCommand,
+  ResumeProcessesCommand,
+  SetDesiredCapacityCommand,
+  SuspendProcessesCommand,
+  TerminateInstanceInAutoScalingGroupCommand,
+  UpdateAutoScalingGroupCommand,
+} from "@aws-sdk/client-auto-scaling";
+import type { GroupSnapshot, InstanceSnapshot, LaunchTemplateRef } from "../engine/types";
+import { clientFor, sdkClientDefaults } from "./clients";
+import { callAws } from "./errors";
+
+const autoScaling = () => clientFor("autoScaling", () => new AutoScalingClient(sdkClientDefaults));
+
+/** Converts an SDK group into the engine's snapshot (instances without EC2 details yet). */
+export function toGroupSnapshot(group: AutoScalingGroup): GroupSnapshot {
+  const template = group.LaunchTemplate;
+  const launchTemplate: LaunchTemplateRef | undefined =
+    template?.LaunchTemplateId || template?.LaunchTemplateName
+      ? {
+          launchTemplateId: template.LaunchTemplateId ?? "",
+          launchTemplateName: template.LaunchTemplateName ?? "",
+          version: template.Version ?? "$Default",
+        }
+      : undefined;
+  const instances: InstanceSnapshot[] = (group.Instances ?? []).map((instance) => ({
+    instanceId: instance.InstanceId ?? "",
+    availabilityZone: instance.AvailabilityZone ?? "",
+    lifecycleState: instance.LifecycleState ?? "",
+    healthStatus: instance.HealthStatus ?? "",
+    launchTemplateVersion: instance.LaunchTemplate?.Version,
+    protectedFromScaleIn: instance.ProtectedFromScaleIn ?? false,
+    tags: {},
+  }));
+  return {
+    groupName: group.AutoScalingGroupName ?? "",
+    minSize: group.MinSize ?? 0,
+    maxSize: group.MaxSize ?? 0,
+    desiredCapacity: group.DesiredCapacity ?? 0,
+    launchTemplate,
+    mixedInstancesPolicy: group.MixedInstancesPolicy !== undefined,
+    availabilityZones: group.AvailabilityZones ?? [],
+    targetGroupArns: group.TargetGroupARNs ?? [],
+    suspendedProcesses: (group.SuspendedProcesses ?? []).flatMap((process) =>
+      process.ProcessName ? [process.ProcessName] : [],
+    ),
+    tags: Object.fromEntries((group.Tags ?? []).map((tag) => [tag.Key ?? "", tag.Value ?? ""])),
+    instances,
+  };
+}
+
+/** Reads one group; undefined when it does not exist. */
+export async function describeGroup(groupName: string): Promise<GroupSnapshot | undefined> {
+  const response = await callAws("DescribeAutoScalingGroups", () =>
+    autoScaling().send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [groupName] })),
+  );
+  const group = response.AutoScalingGroups?.[0];
+  return group ? toGroupSnapshot(group) : undefined;
+}
+
+/** Changes a group's launch template version, size limits and/or desired capacity in one call. */
+export async function updateGroup(args: {
+  groupName: string;
+  launchTemplate?: { launchTemplateId: string; version: string };
+  minSize?: number;
+  maxSize?: number;
+  desiredCapacity?: number;
+}): Promise<void> {
+  await callAws("UpdateAutoScalingGroup", () =>
+    autoScaling().send(
+      new UpdateAutoScalingGroupCommand({
+        AutoScalingGroupName: args.groupName,
+        LaunchTemplate: args.launchTemplate
+          ? { LaunchTemplateId: args.launchTemplate.launchTemplateId, Version: args.launchTemplate.version }
+          : undefined,
+        MinSize: args.minSize,
+        MaxSize: args.maxSize,
+        DesiredCapacity: args.desiredCapacity,
+      }),
+    ),
+  );
+}
+
+/** Sets desired capacity (ignoring cooldowns: a rollout is not a scaling decision). */
+export async function setDesiredCapacity(groupName: string, desiredCapacity: number): Promise<void> {
+  await callAws("SetDesiredCapacity", () =>
+    autoScaling().send(
+      new SetDesiredCapacityCommand({
+        AutoScalingGroupName: groupName,
+        DesiredCapacity: desiredCapacity,
+        HonorCooldown: false,
+      }),
+    ),
+  );
+}
+
+/** Suspends the named processes on a group (no call when the list is empty). */
+export async function suspendProcesses(groupName: string, processes: string[]): Promise<void> {
+  if (processes.length === 0) return;
+  await callAws("SuspendProcesses", () =>
+    autoScaling().send(
+      new SuspendProcessesCommand({ AutoScalingGroupName: groupName, ScalingProcesses: processes }),
+    ),
+  );
+}
+
+/** Resumes the named processes on a group (no call when the list is empty). */
+export async function resumeProcesses(groupName: string, processes: string[]): Promise<void> {
+  if (processes.length === 0) return;
+  await callAws("ResumeProcesses", () =>
+    autoScaling().send(
+      new ResumeProcessesCommand({ AutoScalingGroupName: groupName, ScalingProcesses: processes }),
+    ),
+  );
+}
+
+/** Terminates one instance through its group, optionally decrementing desired capacity. */
+export async function terminateInstanceInGroup(
+  instanceId: string,
+  decrementDesiredCapacity: boolean,
+): Promise<void> {
+  await callAws("TerminateInstanceInAutoScalingGroup", () =>
+    autoScaling().send(
+      new TerminateInstanceInAutoScalingGroupCommand({
+        InstanceId: instanceId,
+        ShouldDecrementDesiredCapacity: decrementDesiredCapacity,
+      }),
+    ),
+  );
+}

@@ -1,0 +1,98 @@
+import {
+  DescribeInstancesCommand,
+  DescribeLaunchTemplateVersionsCommand,
+  EC2Client,
+} from "@aws-sdk/client-ec2";
+import { clientFor, sdkClientDefaults } from "./clients";
+import { callAws } from "./errors";
+
+const ec2 = () => clientFor("ec2", () => new EC2Client(sdkClientDefaults));
+
+/** What Phoenix reads about one EC2 instance. */
+export interface Ec2Instance {
+  instanceId: string;
+  imageId?: string;
+  launchTime?: string;
+  state?: string;
+  privateIpAddress?: string;
+  tags: Record<string, string>;
+}
+
+// Ids go in a filter, not InstanceIds: one unknown id in InstanceIds fails the whole call, a filter just
+// omits it. Chunks keep each filter within EC2's 200-value limit.
+const DESCRIBE_CHUNK = 200;
+
+/** Describes instances by id (every page); unknown ids are simply absent from the result. */
+export async function describeInstances(instanceIds: string[]): Promise<Ec2Instance[]> {
+  const found: Ec2Instance[] = [];
+  for (let start = 0; start < instanceIds.length; start += DESCRIBE_CHUNK) {
+    const chunk = instanceIds.slice(start, start + DESCRIBE_CHUNK);
+    let nextToken: string | undefined;
+    do {
+      const response = await callAws("DescribeInstances", () =>
+        ec2().send(
+          new DescribeInstancesCommand({
+            Filters: [{ Name: "instance-id", Values: chunk }],
+            NextToken: nextToken,
+          }),
+        ),
+      );
+      for (const reservation of response.Reservations ?? []) {
+        for (const instance of reservation.Instances ?? []) {
+          found.push({
+            instanceId: instance.InstanceId ?? "",
+            imageId: instance.ImageId,
+            launchTime: instance.LaunchTime?.toISOString(),
+            state: instance.State?.Name,
+            privateIpAddress: instance.PrivateIpAddress,
+            tags: Object.fromEntries((instance.Tags ?? []).map((tag) => [tag.Key ?? "", tag.Value ?? ""])),
+          });
+        }
+      }
+      nextToken = response.NextToken;
+    } while (nextToken);
+  }
+  return found;
+}
+
+/** A launch template version resolved to its number and image. */
+export interface LaunchTemplateVersion {
+  launchTemplateId: string;
+  launchTemplateName: string;
+  version: string;
+  imageId: string;
+}
+
+/**
+ * Resolves a launch template version ("7", "$Latest" or "$Default") to an explicit number and its image;
+ * undefined when the template or version does not exist.
+ */
+export async function resolveLaunchTemplateVersion(
+  launchTemplateId: string,
+  version: string,
+): Promise<LaunchTemplateVersion | undefined> {
+  const response = await callAws("DescribeLaunchTemplateVersions", async () => {
+    try {
+      return await ec2().send(
+        new DescribeLaunchTemplateVersionsCommand({
+          LaunchTemplateId: launchTemplateId,
+          Versions: [version],
+        }),
+      );
+    } catch (error) {
+      const name = (error as { name?: string }).name ?? "";
+      // EC2 reports a missing template or version as an error; for Phoenix it is an answer.
+      if (/^InvalidLaunchTemplate(Id|Name)\.(NotFound|Malformed|VersionNotFound)$/.test(name))
+        return undefined;
+      throw error;
+    }
+  });
+  const found = response?.LaunchTemplateVersions?.[0];
+  if (!found?.VersionNumber) return undefined;
+  return {
+    launchTemplateId: found.LaunchTemplateId ?? launchTemplateId,
+    launchTemplateName: found.LaunchTemplateName ?? "",
+    version: String(found.VersionNumber),
+    imageId: found.LaunchTemplateData?.ImageId ?? "",
+  };
+}

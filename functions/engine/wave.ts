@@ -1,0 +1,277 @@
+import type { RolloutPolicy } from "./policy";
+import {
+  type GroupSnapshot,
+  type InstanceSnapshot,
+  QUARANTINE_TAG,
+  type ReplacementTarget,
+  type TargetHealth,
+} from "./types";
+
+/** What the launch step recorded, so later checks can tell the wave's new instances apart. */
+export interface WaveLaunch {
+  launchedAt: string;
+  /** The wave fails if its instances are not ready by then. */
+  deadline: string;
+  /** Every instance id in the group just before the launch. */
+  baselineIds: string[];
+  launchCount: number;
+  desiredBefore: number;
+  desiredAfter: number;
+  /** Seconds the state machine waits before the first readiness check. */
+  nextCheckSeconds: number;
+}
+
+/** Result of one readiness check of a wave. */
+export interface ReadinessVerdict {
+  ready: boolean;
+  timedOut: boolean;
+  /** The wave's new instances identified so far (at most launchCount). */
+  newInstanceIds: string[];
+  /** Why the wave is not ready yet, one line per instance or shortfall. */
+  waiting: string[];
+  /** Seconds the state machine waits before the next check. */
+  nextCheckSeconds: number;
+  checkedAt: string;
+}
+
+const TERMINATING = /^Terminating/;
+
+/**
+ * Identifies the wave's new instances: launched from the target version after the launch step (not in the
+ * baseline) and not terminating. Sorted by id so repeated checks identify the same ones.
+ */
+export function identifyNewInstances(
+  group: GroupSnapshot,
+  launch: Pick<WaveLaunch, "baselineIds" | "launchCount">,
+  target: Pick<ReplacementTarget, "version">,
+): InstanceSnapshot[] {
+  const baseline = new Set(launch.baselineIds);
+  return group.instances
+    .filter(
+      (instance) =>
+        !baseline.has(instance.instanceId) &&
+        instance.launchTemplateVersion === target.version &&
+        !TERMINATING.test(instance.lifecycleState),
+    )
+    .sort((a, b) => a.instanceId.localeCompare(b.instanceId))
+    .slice(0, launch.launchCount);
+}
+
+/** Seconds until the next check: the poll interval, but never past the deadline by more than a second. */
+export function nextCheckDelay(pollSeconds: number, deadline: string, now: Date): number {
+  const remaining = Math.ceil((Date.parse(deadline) - now.getTime()) / 1000);
+  return Math.max(1, Math.min(pollSeconds, remaining + 1));
+}
+
+/** Target health of one instance across the given target groups, as lines saying what is not healthy. */
+export function unhealthyTargets(
+  instanceId: string,
+  targetGroupArns: string[],
+  health: TargetHealth[],
+): string[] {
+  return targetGroupArns.flatMap((arn) => {
+    const entry = health.find((item) => item.targetGroupArn === arn && item.instanceId === instanceId);
+    if (!entry) return [`${instanceId} not registered in ${shortArn(arn)}`];
+    if (entry.state === "healthy") return [];
+    return [`${instanceId} ${entry.state} in ${shortArn(arn)}${entry.reason ? ` (${entry.reason})` : ""}`];
+  });
+}
+
+/** Decides whether a launched wave is ready: every new instance InService, Healthy and healthy in every target group. */
+export function assessReadiness(args: {
+  group: GroupSnapshot;
+  launch: WaveLaunch;
+  target: ReplacementTarget;
+  targetHealth: TargetHealth[];
+  policy: RolloutPolicy;
+  now: Date;
+}): ReadinessVerdict {
+  const { group, launch, target, targetHealth, policy, now } = args;
+  const fresh = identifyNewInstances(group, launch, target);
+  const waiting: string[] = [];
+  if (fresh.length < launch.launchCount) {
+    waiting.push(`${launch.launchCount - fresh.length} of ${launch.launchCount} instances not launched yet`);
+  }
+  for (const instance of fresh) {
+    if (instance.lifecycleState !== "InService")
+      waiting.push(`${instance.instanceId} ${instance.lifecycleState}`);
+    else if (instance.healthStatus !== "Healthy")
+      waiting.push(`${instance.instanceId} ${instance.healthStatus}`);
+    else waiting.push(...unhealthyTargets(instance.instanceId, group.targetGroupArns, targetHealth));
+  }
+  const ready = waiting.length === 0;
+  const timedOut = !ready && now.getTime() >= Date.parse(launch.deadline);
+  return {
+    ready,
+    timedOut,
+    newInstanceIds: fresh.map((instance) => instance.instanceId),
+    waiting,
+    nextCheckSeconds: nextCheckDelay(policy.readiness.pollSeconds, launch.deadline, now),
+    checkedAt: now.toISOString(),
+  };
+}
+
+/** Everything the probe step observed about a wave's new instances. */
+export interface ProbeEvidence {
+  instances: { instanceId: string; imageId?: string; state?: string }[];
+  targetGroupArns: string[];
+  targetHealth: TargetHealth[];
+  http: { instanceId: string; status?: number; error?: string }[];
+  alarms: { alarmName: string; state?: string }[];
+}
+
+/** One named check and its outcome. */
+export interface ProbeCheck {
+  check: "target-health" | "image" | "http" | "alarms";
+  passed: boolean;
+  detail: string;
+}
+
+/** Pass or fail for a wave, with the reasons a person needs to act on a failure. */
+export interface ProbeVerdict {
+  passed: boolean;
+  reasons: string[];
+  checks: ProbeCheck[];
+}
+
+/** Judges a wave from probe evidence. Missing evidence fails (fail closed): an absent alarm is not OK. */
+export function judgeProbes(args: {
+  waveInstanceIds: string[];
+  evidence: ProbeEvidence;
+  target: ReplacementTarget;
+  policy: RolloutPolicy;
+}): ProbeVerdict {
+  const { waveInstanceIds, evidence, target, policy } = args;
+  const checks: ProbeCheck[] = [];
+  const record = (check: ProbeCheck["check"], failures: string[], ok: string) =>
+    checks.push({ check, passed: failures.length === 0, detail: failures.length ? failures.join("; ") : ok });
+
+  record(
+    "target-health",
+    waveInstanceIds.flatMap((id) => unhealthyTargets(id, evidence.targetGroupArns, evidence.targetHealth)),
+    `${waveInstanceIds.length} healthy in ${evidence.targetGroupArns.length} target groups`,
+  );
+
+  record(
+    "image",
+    waveInstanceIds.flatMap((id) => {
+      const instance = evidence.instances.find((item) => item.instanceId === id);
+      if (!instance) return [`${id} not found`];
+      if (instance.state && instance.state !== "running") return [`${id} is ${instance.state}`];
+      return instance.imageId === target.imageId
+        ? []
+        : [`${id} runs ${instance.imageId ?? "no image"}, not ${target.imageId}`];
+    }),
+    `all on ${target.imageId}`,
+  );
+
+  if (policy.probes.http) {
+    const { path, expectedStatus } = policy.probes.http;
+    record(
+      "http",
+      waveInstanceIds.flatMap((id) => {
+        const result = evidence.http.find((item) => item.instanceId === id);
+        if (!result) return [`${id} not probed`];
+        if (result.error) return [`${id} GET ${path}: ${result.error}`];
+        return result.status === expectedStatus
+          ? []
+          : [`${id} GET ${path} returned ${result.status}, expected ${expectedStatus}`];
+      }),
+      `GET ${path} returned ${expectedStatus}`,
+    );
+  }
+
+  if (policy.probes.alarms.length > 0) {
+    record(
+      "alarms",
+      policy.probes.alarms.flatMap((name) => {
+        const alarm = evidence.alarms.find((item) => item.alarmName === name);
+        if (!alarm?.state) return [`alarm ${name} does not exist`];
+        return alarm.state === "OK" ? [] : [`alarm ${name} is ${alarm.state}`];
+      }),
+      `${policy.probes.alarms.length} alarms OK`,
+    );
+  }
+
+  const reasons = checks.filter((check) => !check.passed).map((check) => `${check.check}: ${check.detail}`);
+  return { passed: reasons.length === 0, reasons, checks };
+}
+
+/** Whether old instances have finished draining from every target group. */
+export function assessDrain(
+  instanceIds: string[],
+  targetHealth: TargetHealth[],
+): { drained: boolean; draining: string[] } {
+  const ids = new Set(instanceIds);
+  const draining = targetHealth
+    .filter((entry) => ids.has(entry.instanceId) && entry.state === "draining")
+    .map((entry) => `${entry.instanceId} draining from ${shortArn(entry.targetGroupArn)}`);
+  return { drained: draining.length === 0, draining };
+}
+
+/** The readable tail of an ARN (targetgroup/name/id -> name). */
+export function shortArn(arn: string): string {
+  const parts = arn.split("/");
+  return parts.length >= 2 ? (parts[parts.length - 2] ?? arn) : arn;
+}
+
+/** Progress of draining old instances, carried between drain checks. */
+export interface DrainProgress {
+  startedAt: string;
+  deadline: string;
+  drained: boolean;
+  timedOut: boolean;
+  draining: string[];
+  nextCheckSeconds: number;
+}
+
+/** When draining counts as stuck: the deregistration delay plus a grace of two polls (at least a minute). */
+export function drainDeadline(startedAt: Date, drainSeconds: number, pollSeconds: number): string {
+  return new Date(startedAt.getTime() + (drainSeconds + Math.max(60, 2 * pollSeconds)) * 1000).toISOString();
+}
+
+/**
+ * Which named instances are live members Phoenix may act on (terminate, re-register): in the group, not
+ * terminating or detaching, and never quarantined. Everything else is reported as skipped with the reason.
+ */
+export function liveMembers(
+  instanceIds: string[],
+  group: GroupSnapshot,
+  details: { instanceId: string; tags: Record<string, string> }[],
+): { live: string[]; skipped: { instanceId: string; why: string }[] } {
+  const members = new Map(group.instances.map((instance) => [instance.instanceId, instance]));
+  const quarantined = new Set(
+    details.filter((detail) => detail.tags[QUARANTINE_TAG] !== undefined).map((detail) => detail.instanceId),
+  );
+  const live: string[] = [];
+  const skipped: { instanceId: string; why: string }[] = [];
+  for (const instanceId of new Set(instanceIds)) {
+    const member = members.get(instanceId);
+    if (quarantined.has(instanceId)) skipped.push({ instanceId, why: "quarantined" });
+    else if (!member) skipped.push({ instanceId, why: "no longer in the group" });
+    else if (TERMINATING.test(member.lifecycleState) || member.lifecycleState.startsWith("Detach")) {
+      skipped.push({ instanceId, why: `already ${member.lifecycleState}` });
+    } else live.push(instanceId);
+  }
+  return { live, skipped };
+}
+
+/** Why a wave failed, in lines a person can act on, from whatever the wave recorded before it stopped. */
+export function explainWaveFailure(args: {
+  waveIndex: number;
+  readiness?: { timedOut?: boolean; waiting?: string[] };
+  verdict?: { passed?: boolean; reasons?: string[] };
+  drain?: { timedOut?: boolean; draining?: string[] };
+  failure?: { Error: string; Cause?: string };
+}): string[] {
+  const reasons: string[] = [];
+  if (args.failure) reasons.push(`${args.failure.Error}: ${args.failure.Cause ?? "no cause given"}`);
+  else if (args.verdict && args.verdict.passed === false) reasons.push(...(args.verdict.reasons ?? []));
+  else if (args.drain?.timedOut)
+    reasons.push(`draining did not finish: ${(args.drain.draining ?? []).join("; ")}`);
+  else if (args.readiness?.timedOut) {
+    reasons.push(`not ready before the readiness timeout: ${(args.readiness.waiting ?? []).join("; ")}`);
+  }
+  if (reasons.length === 0) reasons.push("unknown failure");
+  return reasons.map((reason) => `wave ${args.waveIndex}: ${reason}`);
+}

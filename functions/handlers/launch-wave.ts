@@ -1,0 +1,49 @@
+import { z } from "zod";
+import { setDesiredCapacity } from "../aws/autoscaling";
+import { readGroup } from "../aws/fleet";
+import { CapacityLimitError } from "../engine/errors";
+import { RolloutPolicySchema } from "../engine/policy";
+import { StepSchema, WaveSchema, WaveStartSchema } from "../engine/schemas";
+import type { WaveLaunch } from "../engine/wave";
+import { now } from "../runtime/clock";
+import { phoenixHandler } from "../runtime/handler";
+import { logger } from "../runtime/observability";
+
+const LaunchWaveInputSchema = StepSchema.extend({
+  wave: WaveSchema,
+  start: WaveStartSchema,
+  policy: RolloutPolicySchema,
+  /** Estimated seconds until new instances are healthy: the first readiness check waits this long. */
+  readySeconds: z.number().min(0),
+});
+
+/**
+ * Launches a wave by raising desired capacity to (desired at wave start) - (retired first) + (wave size).
+ * The target is absolute and only ever raised, so a retried launch never launches twice. Fails closed with
+ * CapacityLimitError rather than exceed MaxSize.
+ */
+async function launchWaveStep(input: typeof LaunchWaveInputSchema._output): Promise<WaveLaunch> {
+  const { groupName, wave, start, policy } = input;
+  const group = await readGroup(groupName);
+  const desiredAfter = start.desiredBefore - wave.retireFirst.length + wave.launchCount;
+  if (desiredAfter > group.maxSize) {
+    throw new CapacityLimitError(
+      `Wave ${wave.index} needs desired capacity ${desiredAfter} but "${groupName}" allows at most ${group.maxSize}`,
+      { groupName, desiredAfter, maxSize: group.maxSize },
+    );
+  }
+  if (group.desiredCapacity < desiredAfter) await setDesiredCapacity(groupName, desiredAfter);
+  const launchedAt = now();
+  logger.info("wave launched", { wave: wave.index, desiredBefore: group.desiredCapacity, desiredAfter });
+  return {
+    launchedAt: launchedAt.toISOString(),
+    deadline: new Date(launchedAt.getTime() + policy.readiness.timeoutSeconds * 1000).toISOString(),
+    baselineIds: start.baselineIds,
+    launchCount: wave.launchCount,
+    desiredBefore: group.desiredCapacity,
+    desiredAfter,
+    nextCheckSeconds: Math.min(Math.ceil(input.readySeconds), policy.readiness.timeoutSeconds),
+  };
+}
+
+export const handler = phoenixHandler(LaunchWaveInputSchema, launchWaveStep);

@@ -1,0 +1,208 @@
+// Scenarios are data files (local/scenarios/*.json) describing a simulated account and what to run on it.
+// Copy one, edit it, and run it with `npm start -- --scenario path/to/file.json`.
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { z } from "zod";
+import { parseOrThrow } from "../functions/engine/policy";
+import { SimWorld } from "./sim/world";
+import { REPO_ROOT } from "./state-machine";
+
+const range = z
+  .tuple([z.number().min(0), z.number().min(0)])
+  .refine(([min, max]) => min <= max, "min must not exceed max");
+
+const ImageSchema = z.object({
+  imageId: z.string().regex(/^ami-[0-9a-f]{8,17}$/),
+  name: z.string().default(""),
+  /** A bad image boots, but its application never answers health checks. */
+  good: z.boolean().default(true),
+  bootSeconds: range.default([10, 40]),
+  httpStatus: z.number().int().default(200),
+});
+
+const TargetGroupSchema = z.object({
+  name: z.string().min(1),
+  healthCheckIntervalSeconds: z.number().int().min(5).max(300).default(30),
+  healthyThresholdCount: z.number().int().min(2).max(10).default(5),
+  unhealthyThresholdCount: z.number().int().min(2).max(10).default(2),
+  deregistrationDelaySeconds: z.number().int().min(0).max(3600).default(300),
+});
+
+const GroupSchema = z.object({
+  name: z.string().min(1),
+  launchTemplate: z.string().min(1),
+  /** Launch template version as set on the group: a number, "$Latest" or "$Default". */
+  version: z.string().default("$Default"),
+  minSize: z.number().int().min(0),
+  maxSize: z.number().int().min(0),
+  desiredCapacity: z.number().int().min(0),
+  availabilityZones: z.array(z.string()).min(1).default(["us-east-1a", "us-east-1b", "us-east-1c"]),
+  targetGroups: z.array(z.string()).default([]),
+  tags: z.record(z.string(), z.string()).default({}),
+  healthCheckType: z.enum(["EC2", "ELB"]).default("ELB"),
+  healthCheckGracePeriod: z.number().int().min(0).default(300),
+  suspendedProcesses: z.array(z.string()).default([]),
+  instances: z
+    .object({
+      /** Version the existing instances were launched from. */
+      launchTemplateVersion: z.string().regex(/^[0-9]+$/),
+      /** Ages in hours [youngest, oldest]: spread evenly over the instances. */
+      ageHours: range.default([1, 100]),
+    })
+    .strict(),
+});
+
+/** A scenario file. */
+export const ScenarioSchema = z
+  .object({
+    name: z.string().min(1),
+    description: z.string().default(""),
+    seed: z.number().int().default(1),
+    startTime: z.iso.datetime().default("2026-11-23T09:00:00Z"),
+    timing: z.record(z.string(), z.unknown()).default({}),
+    images: z.array(ImageSchema).min(1),
+    launchTemplates: z
+      .array(
+        z.object({
+          name: z.string().min(1),
+          instanceType: z.string().default("t4g.small"),
+          /** Image of each version, in order (version 1 first). */
+          versions: z.array(z.string()).min(1),
+          defaultVersion: z.number().int().min(1).default(1),
+        }),
+      )
+      .min(1),
+    targetGroups: z.array(TargetGroupSchema).default([]),
+    groups: z.array(GroupSchema).min(1),
+    alarms: z
+      .array(z.object({ name: z.string(), state: z.enum(["OK", "ALARM", "INSUFFICIENT_DATA"]) }))
+      .default([]),
+    /** What to run, and how it is expected to end (the demo exits 0 only when it ends that way). */
+    run: z.object({
+      stateMachine: z.literal("replace-group").default("replace-group"),
+      input: z.record(z.string(), z.unknown()),
+      expect: z.enum(["SUCCEEDED", "FAILED"]).default("SUCCEEDED"),
+      expectError: z.string().optional(),
+    }),
+  })
+  .strict();
+
+export type Scenario = z.infer<typeof ScenarioSchema>;
+
+/** Loads a scenario by name (local/scenarios/<name>.json) or by path. */
+export function loadScenario(nameOrPath: string): Scenario {
+  const byName = join(REPO_ROOT, "local", "scenarios", `${nameOrPath}.json`);
+  const path = existsSync(byName) ? byName : nameOrPath;
+  if (!existsSync(path))
+    throw new Error(`No scenario "${nameOrPath}" (looked for ${byName} and ${nameOrPath})`);
+  return parseOrThrow(ScenarioSchema, JSON.parse(readFileSync(path, "utf8")), `scenario ${path}`);
+}
+
+/** Builds the simulated account a scenario describes: images, templates, target groups, groups, instances. */
+export function buildWorld(scenario: Scenario): SimWorld {
+  const world = new SimWorld({
+    startTime: Date.parse(scenario.startTime),
+    seed: scenario.seed,
+    timing: scenario.timing,
+  });
+  for (const image of scenario.images) world.images.set(image.imageId, image);
+  for (const template of scenario.launchTemplates) {
+    const launchTemplateId = world.newId("lt");
+    world.launchTemplates.set(launchTemplateId, {
+      launchTemplateId,
+      launchTemplateName: template.name,
+      defaultVersion: template.defaultVersion,
+      latestVersion: template.versions.length,
+      versions: new Map(
+        template.versions.map((imageId, index) => [
+          index + 1,
+          {
+            versionNumber: index + 1,
+            imageId,
+            instanceType: template.instanceType,
+            createdAt: world.clock.now(),
+          },
+        ]),
+      ),
+    });
+  }
+  const targetGroupArns = new Map<string, string>();
+  for (const targetGroup of scenario.targetGroups) {
+    const arn = `arn:aws:elasticloadbalancing:${world.region}:${world.accountId}:targetgroup/${targetGroup.name}/${world.random.hex(16)}`;
+    targetGroupArns.set(targetGroup.name, arn);
+    world.targetGroups.set(arn, {
+      ...targetGroup,
+      targetGroupArn: arn,
+      targetGroupName: targetGroup.name,
+      targets: new Map(),
+    });
+  }
+  for (const spec of scenario.groups) {
+    const template = [...world.launchTemplates.values()].find(
+      (item) => item.launchTemplateName === spec.launchTemplate,
+    );
+    if (!template) throw new Error(`group ${spec.name}: no launch template named ${spec.launchTemplate}`);
+    const version = template.versions.get(Number(spec.instances.launchTemplateVersion));
+    if (!version)
+      throw new Error(
+        `group ${spec.name}: launch template ${spec.launchTemplate} has no version ${spec.instances.launchTemplateVersion}`,
+      );
+    const arns = spec.targetGroups.map((name) => {
+      const arn = targetGroupArns.get(name);
+      if (!arn) throw new Error(`group ${spec.name}: no target group named ${name}`);
+      return arn;
+    });
+    const group = {
+      groupName: spec.name,
+      minSize: spec.minSize,
+      maxSize: spec.maxSize,
+      desiredCapacity: spec.desiredCapacity,
+      launchTemplate: {
+        launchTemplateId: template.launchTemplateId,
+        launchTemplateName: template.launchTemplateName,
+        version: spec.version,
+      },
+      availabilityZones: spec.availabilityZones,
+      targetGroupArns: arns,
+      suspendedProcesses: new Set(spec.suspendedProcesses),
+      tags: new Map(Object.entries(spec.tags)),
+      healthCheckType: spec.healthCheckType,
+      healthCheckGracePeriod: spec.healthCheckGracePeriod,
+      instanceIds: [] as string[],
+      newInstancesProtectedFromScaleIn: false,
+    };
+    world.groups.set(spec.name, group);
+    const [youngest, oldest] = spec.instances.ageHours;
+    for (let n = 0; n < spec.desiredCapacity; n++) {
+      const ageHours =
+        spec.desiredCapacity === 1 ? oldest : oldest - ((oldest - youngest) * n) / (spec.desiredCapacity - 1);
+      const instance = world.addRunningInstance({
+        imageId: version.imageId,
+        instanceType: version.instanceType,
+        availabilityZone: spec.availabilityZones[n % spec.availabilityZones.length] as string,
+        launchTime: world.clock.now() - Math.round(ageHours * 3600_000),
+        launchTemplate: {
+          launchTemplateId: template.launchTemplateId,
+          launchTemplateName: template.launchTemplateName,
+          version: String(version.versionNumber),
+        },
+        groupName: spec.name,
+        tags: Object.fromEntries([...group.tags]),
+      });
+      group.instanceIds.push(instance.instanceId);
+      // Existing instances have long passed their health checks.
+      for (const arn of arns) {
+        world.targetGroups.get(arn)?.targets.set(instance.instanceId, {
+          instanceId: instance.instanceId,
+          state: "healthy",
+          registeredAt: instance.launchTime,
+          okStreak: 100,
+          failStreak: 0,
+        });
+      }
+    }
+  }
+  for (const alarm of scenario.alarms)
+    world.alarms.set(alarm.name, { alarmName: alarm.name, state: alarm.state });
+  return world;
+}

@@ -1,0 +1,175 @@
+// The data of the simulated AWS account. Behaviour lives in world.ts; this file only says what exists.
+
+/** Timing model of the simulated account; every number can be changed per scenario. */
+export interface SimTiming {
+  /** Latency of each API call, in milliseconds [min, max]. */
+  apiLatencyMs: [number, number];
+  /** Delay before Auto Scaling acts on a desired-capacity change, seconds [min, max]. */
+  asgReactSeconds: [number, number];
+  /** EC2 launch API time, seconds (jittered). */
+  launchApiSeconds: number;
+  /** EC2 pending -> running, seconds (jittered). */
+  pendingToRunningSeconds: number;
+  /** Jitter applied to launch timings, as a fraction (0.3 = +-30%). */
+  launchJitter: number;
+  /** shutting-down -> terminated, seconds [min, max]. */
+  shuttingDownSeconds: [number, number];
+  /** Delay before Auto Scaling retries a failed launch, seconds. */
+  launchRetrySeconds: number;
+}
+
+/** AWS-like defaults from DESIGN.md. */
+export const DEFAULT_TIMING: SimTiming = {
+  apiLatencyMs: [50, 150],
+  asgReactSeconds: [5, 10],
+  launchApiSeconds: 5,
+  pendingToRunningSeconds: 18,
+  launchJitter: 0.3,
+  shuttingDownSeconds: [10, 30],
+  launchRetrySeconds: 10,
+};
+
+/** A token bucket: `burst` calls at once, refilled at `refillPerSecond`. */
+export interface BucketSpec {
+  burst: number;
+  refillPerSecond: number;
+}
+
+/**
+ * Request buckets per API family. EC2's follow AWS's documented defaults; Auto Scaling, ELB, CloudWatch and
+ * EventBridge do not publish theirs, so these are conservative assumptions.
+ */
+export const DEFAULT_BUCKETS: Record<string, BucketSpec> = {
+  "ec2:describe": { burst: 100, refillPerSecond: 20 },
+  "ec2:mutate": { burst: 50, refillPerSecond: 5 },
+  "ec2:RunInstances": { burst: 5, refillPerSecond: 2 },
+  "ec2:TerminateInstances": { burst: 100, refillPerSecond: 5 },
+  "ec2:CreateSnapshot": { burst: 100, refillPerSecond: 5 },
+  "ec2:CreateTags": { burst: 100, refillPerSecond: 10 },
+  /** Resource bucket: instances launched (by anyone, including Auto Scaling). */
+  "ec2:instances": { burst: 1000, refillPerSecond: 2 },
+  "autoscaling:describe": { burst: 40, refillPerSecond: 20 },
+  "autoscaling:mutate": { burst: 20, refillPerSecond: 5 },
+  "elbv2:describe": { burst: 40, refillPerSecond: 20 },
+  "elbv2:mutate": { burst: 20, refillPerSecond: 10 },
+  "cloudwatch:describe": { burst: 50, refillPerSecond: 10 },
+  "events:put": { burst: 100, refillPerSecond: 50 },
+  "sfn:api": { burst: 100, refillPerSecond: 25 },
+  "ssm:api": { burst: 40, refillPerSecond: 20 },
+  "dynamodb:api": { burst: 1000, refillPerSecond: 500 },
+};
+
+/** A machine image; a bad one boots but its application never answers. */
+export interface SimImage {
+  imageId: string;
+  name: string;
+  good: boolean;
+  /** Seconds from running until the application answers [min, max]. */
+  bootSeconds: [number, number];
+  /** HTTP status the application answers probes with (default 200). */
+  httpStatus: number;
+}
+
+/** One launch template version's data. */
+export interface SimTemplateVersion {
+  versionNumber: number;
+  imageId: string;
+  instanceType: string;
+  createdAt: number;
+  description?: string;
+}
+
+export interface SimLaunchTemplate {
+  launchTemplateId: string;
+  launchTemplateName: string;
+  versions: Map<number, SimTemplateVersion>;
+  defaultVersion: number;
+  latestVersion: number;
+}
+
+export type Ec2State = "pending" | "running" | "shutting-down" | "terminated" | "stopping" | "stopped";
+
+export interface SimInstance {
+  instanceId: string;
+  imageId: string;
+  instanceType: string;
+  availabilityZone: string;
+  privateIpAddress: string;
+  launchTime: number;
+  state: Ec2State;
+  launchTemplate?: { launchTemplateId: string; launchTemplateName: string; version: string };
+  tags: Map<string, string>;
+  /** When the application starts answering; undefined: never (bad image). */
+  appReadyAt?: number;
+  httpStatus: number;
+  /** Auto Scaling membership, if any. */
+  groupName?: string;
+  lifecycleState?: string;
+  healthStatus: "Healthy" | "Unhealthy";
+  protectedFromScaleIn: boolean;
+  disableApiTermination: boolean;
+  /** Seen by the observer: when the instance was deregistered and when its draining ended. */
+  deregisteredAt?: number;
+  drainedAt?: number;
+}
+
+export interface SimGroup {
+  groupName: string;
+  minSize: number;
+  maxSize: number;
+  desiredCapacity: number;
+  launchTemplate: { launchTemplateId: string; launchTemplateName: string; version: string };
+  availabilityZones: string[];
+  targetGroupArns: string[];
+  suspendedProcesses: Set<string>;
+  tags: Map<string, string>;
+  healthCheckType: "EC2" | "ELB";
+  healthCheckGracePeriod: number;
+  /** Member instance ids in launch order (terminated ones are removed). */
+  instanceIds: string[];
+  newInstancesProtectedFromScaleIn: boolean;
+}
+
+export type TargetStateName = "initial" | "healthy" | "unhealthy" | "draining";
+
+export interface SimTarget {
+  instanceId: string;
+  state: TargetStateName;
+  reason?: string;
+  registeredAt: number;
+  okStreak: number;
+  failStreak: number;
+}
+
+export interface SimTargetGroup {
+  targetGroupArn: string;
+  targetGroupName: string;
+  healthCheckIntervalSeconds: number;
+  healthyThresholdCount: number;
+  unhealthyThresholdCount: number;
+  deregistrationDelaySeconds: number;
+  targets: Map<string, SimTarget>;
+}
+
+/** One thing that happened in the simulated account, for the timeline and for assertions. */
+export interface SimLogEntry {
+  at: number;
+  kind:
+    | "instance-launched"
+    | "instance-running"
+    | "instance-in-service"
+    | "instance-terminating"
+    | "instance-terminated"
+    | "launch-failed"
+    | "target-healthy"
+    | "target-unhealthy"
+    | "target-draining"
+    | "target-drained"
+    | "desired-changed"
+    | "group-updated"
+    | "processes"
+    | "event";
+  groupName?: string;
+  instanceId?: string;
+  message: string;
+}

@@ -1,0 +1,712 @@
+import { SimClock } from "./clock";
+import {
+  type BucketSpec,
+  DEFAULT_BUCKETS,
+  DEFAULT_TIMING,
+  type SimGroup,
+  type SimImage,
+  type SimInstance,
+  type SimLaunchTemplate,
+  type SimLogEntry,
+  type SimTarget,
+  type SimTargetGroup,
+  type SimTiming,
+} from "./model";
+import { Random } from "./random";
+
+/** An error the simulated AWS answers with: the service's error code, HTTP status and fault side. */
+export class SimAwsError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly httpStatusCode = 400,
+    readonly fault: "client" | "server" = "client",
+  ) {
+    super(message);
+    this.name = code;
+  }
+}
+
+/** Faults a scenario or the chaos campaign injects into the account. */
+export interface SimFaults {
+  /** Share of API calls (0-1) answered with the service's throttling error. */
+  throttleShare: number;
+  /** The next N launches by Auto Scaling fail with InsufficientInstanceCapacity. */
+  insufficientCapacityLaunches: number;
+}
+
+interface Bucket extends BucketSpec {
+  tokens: number;
+  updatedAt: number;
+}
+
+const ACTIVE_STATES = new Set(["Pending", "Pending:Wait", "Pending:Proceed", "InService"]);
+
+/** Options to build a world. */
+export interface WorldOptions {
+  startTime: number;
+  seed: number;
+  timing?: Partial<SimTiming>;
+  buckets?: Record<string, Partial<BucketSpec>>;
+  region?: string;
+}
+
+/**
+ * The simulated AWS account: EC2 instances, Auto Scaling groups, target groups, alarms and events, on a
+ * simulated clock. It follows the AWS behaviour DESIGN.md lists: launch template versions resolved at
+ * launch, launch and boot times, health checks with thresholds, draining before termination, MaxSize
+ * checks, suspended processes, scale-in protection and termination policy, throttling buckets.
+ */
+export class SimWorld {
+  readonly clock: SimClock;
+  readonly random: Random;
+  readonly timing: SimTiming;
+  readonly region: string;
+  readonly accountId = "123456789012";
+  readonly images = new Map<string, SimImage>();
+  readonly launchTemplates = new Map<string, SimLaunchTemplate>();
+  readonly instances = new Map<string, SimInstance>();
+  readonly groups = new Map<string, SimGroup>();
+  readonly targetGroups = new Map<string, SimTargetGroup>();
+  readonly alarms = new Map<string, { alarmName: string; state: string }>();
+  readonly events: {
+    at: number;
+    source: string;
+    detailType: string;
+    detail: unknown;
+    eventBusName: string;
+  }[] = [];
+  readonly log: SimLogEntry[] = [];
+  readonly faults: SimFaults = { throttleShare: 0, insufficientCapacityLaunches: 0 };
+  /** API calls answered, by "service:Operation". */
+  readonly calls = new Map<string, number>();
+  /** API calls throttled, by "service:Operation". */
+  readonly throttled = new Map<string, number>();
+  private readonly buckets = new Map<string, Bucket>();
+  private readonly healthTicks = new Map<string, { cancel(): void }>();
+  private readonly reconcileScheduled = new Set<string>();
+  private readonly listeners: ((entry: SimLogEntry) => void)[] = [];
+  private readonly changeListeners: (() => void)[] = [];
+  private ipCounter = 10;
+
+  constructor(options: WorldOptions) {
+    this.clock = new SimClock(options.startTime);
+    this.random = new Random(options.seed);
+    this.timing = { ...DEFAULT_TIMING, ...options.timing };
+    this.region = options.region ?? "us-east-1";
+    for (const [name, spec] of Object.entries(DEFAULT_BUCKETS)) {
+      const merged = { ...spec, ...options.buckets?.[name] };
+      this.buckets.set(name, { ...merged, tokens: merged.burst, updatedAt: options.startTime });
+    }
+  }
+
+  // ---------------------------------------------------------------- observation
+
+  /** Calls `listener` for every log entry (timeline printers, observers). */
+  onLog(listener: (entry: SimLogEntry) => void): void {
+    this.listeners.push(listener);
+  }
+
+  /** Calls `listener` after anything in the account changed (invariant checkers). */
+  onChange(listener: () => void): void {
+    this.changeListeners.push(listener);
+  }
+
+  /** Records something that happened, for the timeline. */
+  record(entry: Omit<SimLogEntry, "at">): void {
+    const full = { at: this.clock.now(), ...entry };
+    this.log.push(full);
+    for (const listener of this.listeners) listener(full);
+    this.changed();
+  }
+
+  /** Signals a state change to the change listeners. */
+  changed(): void {
+    for (const listener of this.changeListeners) listener();
+  }
+
+  /** Instances of a group that serve traffic: InService, Healthy, and healthy in every target group. */
+  healthyInService(groupName: string): string[] {
+    const group = this.requireGroup(groupName);
+    return group.instanceIds.filter((id) => {
+      const instance = this.instances.get(id);
+      if (instance?.lifecycleState !== "InService" || instance.healthStatus !== "Healthy") return false;
+      return group.targetGroupArns.every(
+        (arn) => this.targetGroups.get(arn)?.targets.get(id)?.state === "healthy",
+      );
+    });
+  }
+
+  // ---------------------------------------------------------------- API plumbing
+
+  /** Advances the clock by one API call's latency. */
+  apiLatency(): void {
+    const [min, max] = this.timing.apiLatencyMs;
+    this.clock.advanceBy(this.random.between(min, max));
+  }
+
+  /** Takes a token from a bucket, or throws the given throttling error when it is empty. */
+  takeToken(bucketName: string, throttleCode: string, count = 1): void {
+    if (!this.tryTake(bucketName, count)) {
+      throw new SimAwsError(
+        throttleCode,
+        "Rate exceeded",
+        throttleCode === "RequestLimitExceeded" ? 503 : 400,
+      );
+    }
+  }
+
+  /** Takes tokens from a bucket if it has them; false when it is empty. */
+  tryTake(bucketName: string, count = 1): boolean {
+    const bucket = this.buckets.get(bucketName);
+    if (!bucket) return true;
+    const now = this.clock.now();
+    bucket.tokens = Math.min(
+      bucket.burst,
+      bucket.tokens + ((now - bucket.updatedAt) / 1000) * bucket.refillPerSecond,
+    );
+    bucket.updatedAt = now;
+    if (bucket.tokens < count) return false;
+    bucket.tokens -= count;
+    return true;
+  }
+
+  /** Counts a call to `operation` (used for cost figures). */
+  countCall(operation: string, into: Map<string, number> = this.calls): void {
+    into.set(operation, (into.get(operation) ?? 0) + 1);
+  }
+
+  // ---------------------------------------------------------------- lookups
+
+  requireGroup(groupName: string): SimGroup {
+    const group = this.groups.get(groupName);
+    if (!group) throw new SimAwsError("ValidationError", `AutoScalingGroup name not found - ${groupName}`);
+    return group;
+  }
+
+  requireInstance(instanceId: string): SimInstance {
+    const instance = this.instances.get(instanceId);
+    if (!instance)
+      throw new SimAwsError("InvalidInstanceID.NotFound", `The instance ID '${instanceId}' does not exist`);
+    return instance;
+  }
+
+  /** Resolves "$Latest", "$Default" or a number to a version of a launch template. */
+  resolveVersion(launchTemplateId: string, version: string) {
+    const template = this.launchTemplates.get(launchTemplateId);
+    if (!template) return undefined;
+    const number =
+      version === "$Latest"
+        ? template.latestVersion
+        : version === "$Default"
+          ? template.defaultVersion
+          : Number(version);
+    const found = template.versions.get(number);
+    return found ? { template, version: found } : undefined;
+  }
+
+  /** A fresh id of the given prefix (i-, lt-, ...), 17 hex digits as AWS uses. */
+  newId(prefix: string): string {
+    return `${prefix}-${this.random.hex(17)}`;
+  }
+
+  // ---------------------------------------------------------------- EC2
+
+  /** Creates an instance in pending state and schedules its way to running and to a booted application. */
+  launchInstance(args: {
+    imageId: string;
+    instanceType: string;
+    availabilityZone: string;
+    launchTemplate?: SimInstance["launchTemplate"];
+    groupName?: string;
+    tags?: Record<string, string>;
+  }): SimInstance {
+    const image = this.images.get(args.imageId);
+    const instance: SimInstance = {
+      instanceId: this.newId("i"),
+      imageId: args.imageId,
+      instanceType: args.instanceType,
+      availabilityZone: args.availabilityZone,
+      privateIpAddress: this.nextIp(),
+      launchTime: this.clock.now(),
+      state: "pending",
+      launchTemplate: args.launchTemplate,
+      tags: new Map(Object.entries(args.tags ?? {})),
+      httpStatus: image?.httpStatus ?? 200,
+      groupName: args.groupName,
+      lifecycleState: args.groupName ? "Pending" : undefined,
+      healthStatus: "Healthy",
+      protectedFromScaleIn: false,
+      disableApiTermination: false,
+    };
+    this.instances.set(instance.instanceId, instance);
+    this.record({
+      kind: "instance-launched",
+      groupName: args.groupName,
+      instanceId: instance.instanceId,
+      message: `${instance.instanceId} launched in ${instance.availabilityZone} from ${args.imageId}${
+        args.launchTemplate ? ` (launch template version ${args.launchTemplate.version})` : ""
+      }`,
+    });
+    const { launchApiSeconds, pendingToRunningSeconds, launchJitter } = this.timing;
+    const runningIn =
+      (this.random.jitter(launchApiSeconds, launchJitter) +
+        this.random.jitter(pendingToRunningSeconds, launchJitter)) *
+      1000;
+    this.clock.schedule(runningIn, () => this.instanceRunning(instance));
+    return instance;
+  }
+
+  /** Adds an instance that has been running since `launchTime` (scenario set-up). */
+  addRunningInstance(args: {
+    imageId: string;
+    instanceType: string;
+    availabilityZone: string;
+    launchTime: number;
+    launchTemplate?: SimInstance["launchTemplate"];
+    groupName?: string;
+    tags?: Record<string, string>;
+  }): SimInstance {
+    const image = this.images.get(args.imageId);
+    const instance: SimInstance = {
+      instanceId: this.newId("i"),
+      imageId: args.imageId,
+      instanceType: args.instanceType,
+      availabilityZone: args.availabilityZone,
+      privateIpAddress: this.nextIp(),
+      launchTime: args.launchTime,
+      state: "running",
+      launchTemplate: args.launchTemplate,
+      tags: new Map(Object.entries(args.tags ?? {})),
+      appReadyAt: image?.good === false ? undefined : args.launchTime,
+      httpStatus: image?.httpStatus ?? 200,
+      groupName: args.groupName,
+      lifecycleState: args.groupName ? "InService" : undefined,
+      healthStatus: "Healthy",
+      protectedFromScaleIn: false,
+      disableApiTermination: false,
+    };
+    this.instances.set(instance.instanceId, instance);
+    return instance;
+  }
+
+  private nextIp(): string {
+    const n = this.ipCounter++;
+    return `10.0.${Math.floor(n / 250)}.${(n % 250) + 4}`;
+  }
+
+  private instanceRunning(instance: SimInstance): void {
+    if (instance.state !== "pending") return;
+    instance.state = "running";
+    const image = this.images.get(instance.imageId);
+    if (image?.good !== false) {
+      const [min, max] = image?.bootSeconds ?? [10, 40];
+      instance.appReadyAt = this.clock.now() + this.random.between(min, max) * 1000;
+    }
+    this.record({
+      kind: "instance-running",
+      groupName: instance.groupName,
+      instanceId: instance.instanceId,
+      message: `${instance.instanceId} running`,
+    });
+    if (instance.groupName && instance.lifecycleState === "Pending") this.enterService(instance);
+  }
+
+  /** Whether the instance's application answers at this moment. */
+  answers(instance: SimInstance): boolean {
+    return (
+      instance.state === "running" &&
+      instance.appReadyAt !== undefined &&
+      this.clock.now() >= instance.appReadyAt
+    );
+  }
+
+  /** EC2-level termination: shutting-down now, terminated 10-30 s later. */
+  terminateEc2(instance: SimInstance): void {
+    if (instance.state === "shutting-down" || instance.state === "terminated") return;
+    instance.state = "shutting-down";
+    this.wakeTargets(instance.instanceId);
+    const [min, max] = this.timing.shuttingDownSeconds;
+    this.clock.schedule(this.random.between(min, max) * 1000, () => {
+      instance.state = "terminated";
+      this.record({
+        kind: "instance-terminated",
+        groupName: instance.groupName,
+        instanceId: instance.instanceId,
+        message: `${instance.instanceId} terminated`,
+      });
+      if (instance.groupName) this.leaveGroup(instance);
+    });
+    this.changed();
+  }
+
+  // ---------------------------------------------------------------- Auto Scaling
+
+  /** Changes desired capacity after AWS's checks, and lets the group react within 5-10 s. */
+  setDesired(group: SimGroup, desired: number, why: string): void {
+    if (desired > group.maxSize || desired < group.minSize) {
+      throw new SimAwsError(
+        "ValidationError",
+        `New SetDesiredCapacity value ${desired} is ${desired > group.maxSize ? "above max" : "below min"} value ${
+          desired > group.maxSize ? group.maxSize : group.minSize
+        } for the AutoScalingGroup.`,
+      );
+    }
+    if (desired === group.desiredCapacity) return;
+    const before = group.desiredCapacity;
+    group.desiredCapacity = desired;
+    this.record({
+      kind: "desired-changed",
+      groupName: group.groupName,
+      message: `desired capacity ${before} -> ${desired} (${why})`,
+    });
+    this.scheduleReconcile(group);
+  }
+
+  /** Makes the group converge on its desired capacity soon (as Auto Scaling does after a change). */
+  scheduleReconcile(group: SimGroup, delaySeconds?: number): void {
+    if (this.reconcileScheduled.has(group.groupName)) return;
+    this.reconcileScheduled.add(group.groupName);
+    const [min, max] = this.timing.asgReactSeconds;
+    const delay = (delaySeconds ?? this.random.between(min, max)) * 1000;
+    this.clock.schedule(delay, () => {
+      this.reconcileScheduled.delete(group.groupName);
+      this.reconcile(group);
+    });
+  }
+
+  /** Active members: launching or in service (not terminating, detached or in standby). */
+  activeMembers(group: SimGroup): SimInstance[] {
+    return group.instanceIds
+      .map((id) => this.instances.get(id))
+      .filter(
+        (instance): instance is SimInstance => !!instance && ACTIVE_STATES.has(instance.lifecycleState ?? ""),
+      );
+  }
+
+  private reconcile(group: SimGroup): void {
+    if (!this.groups.has(group.groupName)) return;
+    const active = this.activeMembers(group);
+    if (active.length < group.desiredCapacity && !group.suspendedProcesses.has("Launch")) {
+      for (let i = active.length; i < group.desiredCapacity; i++) {
+        if (!this.launchIntoGroup(group)) {
+          this.scheduleReconcile(group, this.timing.launchRetrySeconds);
+          break;
+        }
+      }
+    } else if (active.length > group.desiredCapacity && !group.suspendedProcesses.has("Terminate")) {
+      for (const victim of this.chooseScaleInVictims(group, active, active.length - group.desiredCapacity)) {
+        this.terminateFromGroup(victim, "scale-in");
+      }
+    }
+  }
+
+  /** Launches one instance into the group's least-populated zone, from the version resolved now. */
+  private launchIntoGroup(group: SimGroup): boolean {
+    const resolved = this.resolveVersion(group.launchTemplate.launchTemplateId, group.launchTemplate.version);
+    if (!resolved) {
+      this.record({
+        kind: "launch-failed",
+        groupName: group.groupName,
+        message: "launch failed: launch template version not found",
+      });
+      return false;
+    }
+    if (this.faults.insufficientCapacityLaunches > 0) {
+      this.faults.insufficientCapacityLaunches--;
+      this.record({
+        kind: "launch-failed",
+        groupName: group.groupName,
+        message: "launch failed: InsufficientInstanceCapacity",
+      });
+      return false;
+    }
+    // Auto Scaling's launches draw on the account's RunInstances resource bucket like anyone's.
+    if (!this.tryTake("ec2:instances")) {
+      this.record({
+        kind: "launch-failed",
+        groupName: group.groupName,
+        message: "launch failed: RequestLimitExceeded (instance launch rate)",
+      });
+      return false;
+    }
+    const zoneCounts = new Map(group.availabilityZones.map((zone) => [zone, 0]));
+    for (const member of this.activeMembers(group)) {
+      zoneCounts.set(member.availabilityZone, (zoneCounts.get(member.availabilityZone) ?? 0) + 1);
+    }
+    const zone =
+      [...zoneCounts].sort((a, b) => a[1] - b[1])[0]?.[0] ?? group.availabilityZones[0] ?? `${this.region}a`;
+    // The instance is a Pending member from the start, so the group does not launch twice for one gap.
+    const instance = this.launchInstance({
+      imageId: resolved.version.imageId,
+      instanceType: resolved.version.instanceType,
+      availabilityZone: zone,
+      launchTemplate: {
+        launchTemplateId: resolved.template.launchTemplateId,
+        launchTemplateName: resolved.template.launchTemplateName,
+        version: String(resolved.version.versionNumber),
+      },
+      groupName: group.groupName,
+      tags: Object.fromEntries([...group.tags].filter(([key]) => !key.startsWith("aws:"))),
+    });
+    instance.protectedFromScaleIn = group.newInstancesProtectedFromScaleIn;
+    group.instanceIds.push(instance.instanceId);
+    return true;
+  }
+
+  private enterService(instance: SimInstance): void {
+    const group = instance.groupName ? this.groups.get(instance.groupName) : undefined;
+    if (!group) return;
+    instance.lifecycleState = "InService";
+    this.record({
+      kind: "instance-in-service",
+      groupName: group.groupName,
+      instanceId: instance.instanceId,
+      message: `${instance.instanceId} InService`,
+    });
+    if (!group.suspendedProcesses.has("AddToLoadBalancer")) {
+      for (const arn of group.targetGroupArns) this.registerTarget(arn, instance.instanceId);
+    }
+  }
+
+  /**
+   * Default termination policy: zone with the most instances first, then instances not on the group's
+   * current launch template version, then at random. Protected instances are never chosen.
+   */
+  private chooseScaleInVictims(group: SimGroup, active: SimInstance[], count: number): SimInstance[] {
+    const candidates = active.filter((instance) => !instance.protectedFromScaleIn);
+    const current = this.resolveVersion(group.launchTemplate.launchTemplateId, group.launchTemplate.version);
+    const currentVersion = current ? String(current.version.versionNumber) : group.launchTemplate.version;
+    const victims: SimInstance[] = [];
+    for (let n = 0; n < count && candidates.length > 0; n++) {
+      const perZone = new Map<string, number>();
+      for (const instance of active) {
+        if (!victims.includes(instance))
+          perZone.set(instance.availabilityZone, (perZone.get(instance.availabilityZone) ?? 0) + 1);
+      }
+      const most = Math.max(...candidates.map((instance) => perZone.get(instance.availabilityZone) ?? 0));
+      let pool = candidates.filter((instance) => (perZone.get(instance.availabilityZone) ?? 0) === most);
+      const outdated = pool.filter((instance) => instance.launchTemplate?.version !== currentVersion);
+      if (outdated.length > 0) pool = outdated;
+      const victim = pool[this.random.int(pool.length)] as SimInstance;
+      victims.push(victim);
+      candidates.splice(candidates.indexOf(victim), 1);
+    }
+    return victims;
+  }
+
+  /**
+   * Terminates a member the way Auto Scaling does: Terminating, deregistered from every target group, and
+   * only once draining ended, shut down.
+   */
+  terminateFromGroup(instance: SimInstance, why: string): void {
+    const group = instance.groupName ? this.groups.get(instance.groupName) : undefined;
+    if (!group || instance.lifecycleState?.startsWith("Terminating")) return;
+    instance.lifecycleState = "Terminating";
+    this.record({
+      kind: "instance-terminating",
+      groupName: group.groupName,
+      instanceId: instance.instanceId,
+      message: `${instance.instanceId} Terminating (${why})`,
+    });
+    const draining = group.targetGroupArns.filter((arn) =>
+      this.targetGroups.get(arn)?.targets.has(instance.instanceId),
+    );
+    for (const arn of draining) this.deregisterTarget(arn, instance.instanceId);
+    this.whenDrained(instance.instanceId, () => this.terminateEc2(instance));
+  }
+
+  private leaveGroup(instance: SimInstance): void {
+    const group = instance.groupName ? this.groups.get(instance.groupName) : undefined;
+    if (!group) return;
+    group.instanceIds = group.instanceIds.filter((id) => id !== instance.instanceId);
+    instance.lifecycleState = "Terminated";
+    this.scheduleReconcile(group);
+  }
+
+  /** Auto Scaling's reaction to an unhealthy load balancer health check (ELB health check type). */
+  private onTargetUnhealthy(instanceId: string): void {
+    const instance = this.instances.get(instanceId);
+    const group = instance?.groupName ? this.groups.get(instance.groupName) : undefined;
+    if (!instance || !group || group.healthCheckType !== "ELB" || instance.lifecycleState !== "InService")
+      return;
+    if (group.suspendedProcesses.has("HealthCheck")) return;
+    const graceEnds = instance.launchTime + group.healthCheckGracePeriod * 1000;
+    if (this.clock.now() < graceEnds) {
+      this.clock.scheduleAt(graceEnds, () => {
+        const still = group.targetGroupArns.some(
+          (arn) => this.targetGroups.get(arn)?.targets.get(instanceId)?.state === "unhealthy",
+        );
+        if (still) this.onTargetUnhealthy(instanceId);
+      });
+      return;
+    }
+    instance.healthStatus = "Unhealthy";
+    this.changed();
+    if (!group.suspendedProcesses.has("ReplaceUnhealthy"))
+      this.terminateFromGroup(instance, "unhealthy in a target group");
+  }
+
+  // ---------------------------------------------------------------- Elastic Load Balancing
+
+  /** Registers a target: `initial` until HealthyThresholdCount checks pass at the check interval. */
+  registerTarget(targetGroupArn: string, instanceId: string): void {
+    const targetGroup = this.targetGroups.get(targetGroupArn);
+    if (!targetGroup)
+      throw new SimAwsError("TargetGroupNotFound", `Target group '${targetGroupArn}' not found`);
+    const existing = targetGroup.targets.get(instanceId);
+    if (existing && existing.state !== "draining") return;
+    const target: SimTarget = {
+      instanceId,
+      state: "initial",
+      reason: "Elb.RegistrationInProgress",
+      registeredAt: this.clock.now(),
+      okStreak: 0,
+      failStreak: 0,
+    };
+    targetGroup.targets.set(instanceId, target);
+    const instance = this.instances.get(instanceId);
+    if (instance) {
+      instance.deregisteredAt = undefined;
+      instance.drainedAt = undefined;
+    }
+    this.scheduleHealthTick(targetGroup, target);
+    this.changed();
+  }
+
+  /** Starts draining a target; it leaves the group when the deregistration delay has passed. */
+  deregisterTarget(targetGroupArn: string, instanceId: string): void {
+    const targetGroup = this.targetGroups.get(targetGroupArn);
+    const target = targetGroup?.targets.get(instanceId);
+    if (!targetGroup || !target || target.state === "draining") return;
+    this.cancelHealthTick(targetGroup, instanceId);
+    target.state = "draining";
+    target.reason = "Target.DeregistrationInProgress";
+    const instance = this.instances.get(instanceId);
+    if (instance) instance.deregisteredAt = this.clock.now();
+    this.record({
+      kind: "target-draining",
+      groupName: instance?.groupName,
+      instanceId,
+      message: `${instanceId} draining from ${targetGroup.targetGroupName} (${targetGroup.deregistrationDelaySeconds}s)`,
+    });
+    this.clock.schedule(targetGroup.deregistrationDelaySeconds * 1000, () => {
+      if (targetGroup.targets.get(instanceId) !== target) return;
+      targetGroup.targets.delete(instanceId);
+      const stillDraining = [...this.targetGroups.values()].some(
+        (group) => group.targets.get(instanceId)?.state === "draining",
+      );
+      if (instance && !stillDraining) instance.drainedAt = this.clock.now();
+      this.record({
+        kind: "target-drained",
+        groupName: instance?.groupName,
+        instanceId,
+        message: `${instanceId} drained from ${targetGroup.targetGroupName}`,
+      });
+      this.notifyDrained(instanceId);
+    });
+  }
+
+  private readonly drainWaiters = new Map<string, (() => void)[]>();
+
+  /** Runs `then` once the instance is draining from no target group. */
+  whenDrained(instanceId: string, then: () => void): void {
+    const draining = [...this.targetGroups.values()].some(
+      (group) => group.targets.get(instanceId)?.state === "draining",
+    );
+    if (!draining) {
+      then();
+      return;
+    }
+    const waiters = this.drainWaiters.get(instanceId) ?? [];
+    waiters.push(then);
+    this.drainWaiters.set(instanceId, waiters);
+  }
+
+  private notifyDrained(instanceId: string): void {
+    const draining = [...this.targetGroups.values()].some(
+      (group) => group.targets.get(instanceId)?.state === "draining",
+    );
+    if (draining) return;
+    const waiters = this.drainWaiters.get(instanceId) ?? [];
+    this.drainWaiters.delete(instanceId);
+    for (const waiter of waiters) waiter();
+  }
+
+  private tickKey(targetGroup: SimTargetGroup, instanceId: string): string {
+    return `${targetGroup.targetGroupArn}|${instanceId}`;
+  }
+
+  private cancelHealthTick(targetGroup: SimTargetGroup, instanceId: string): void {
+    const key = this.tickKey(targetGroup, instanceId);
+    this.healthTicks.get(key)?.cancel();
+    this.healthTicks.delete(key);
+  }
+
+  private scheduleHealthTick(targetGroup: SimTargetGroup, target: SimTarget): void {
+    this.cancelHealthTick(targetGroup, target.instanceId);
+    const tick = this.clock.schedule(targetGroup.healthCheckIntervalSeconds * 1000, () =>
+      this.healthTick(targetGroup, target),
+    );
+    this.healthTicks.set(this.tickKey(targetGroup, target.instanceId), tick);
+  }
+
+  /**
+   * One health check of one target. Checks keep running only while the target could still change state,
+   * so a fleet of steady targets costs nothing to simulate.
+   */
+  private healthTick(targetGroup: SimTargetGroup, target: SimTarget): void {
+    this.healthTicks.delete(this.tickKey(targetGroup, target.instanceId));
+    if (targetGroup.targets.get(target.instanceId) !== target || target.state === "draining") return;
+    const instance = this.instances.get(target.instanceId);
+    const ok = !!instance && this.answers(instance);
+    if (ok) {
+      target.okStreak++;
+      target.failStreak = 0;
+    } else {
+      target.failStreak++;
+      target.okStreak = 0;
+    }
+    if (ok && target.state !== "healthy" && target.okStreak >= targetGroup.healthyThresholdCount) {
+      target.state = "healthy";
+      target.reason = undefined;
+      this.record({
+        kind: "target-healthy",
+        groupName: instance?.groupName,
+        instanceId: target.instanceId,
+        message: `${target.instanceId} healthy in ${targetGroup.targetGroupName}`,
+      });
+    } else if (
+      !ok &&
+      target.state !== "unhealthy" &&
+      target.failStreak >= targetGroup.unhealthyThresholdCount
+    ) {
+      target.state = "unhealthy";
+      target.reason = "Target.FailedHealthChecks";
+      this.record({
+        kind: "target-unhealthy",
+        groupName: instance?.groupName,
+        instanceId: target.instanceId,
+        message: `${target.instanceId} unhealthy in ${targetGroup.targetGroupName}`,
+      });
+      this.onTargetUnhealthy(target.instanceId);
+    }
+    const mayRecover = !!instance && instance.state === "running" && instance.appReadyAt !== undefined;
+    const steady = (target.state === "healthy" && ok) || (target.state === "unhealthy" && !mayRecover);
+    if (!steady) this.scheduleHealthTick(targetGroup, target);
+  }
+
+  /** Restarts health checks of an instance's targets after something changed (shutdown, isolation). */
+  wakeTargets(instanceId: string): void {
+    for (const targetGroup of this.targetGroups.values()) {
+      const target = targetGroup.targets.get(instanceId);
+      if (
+        target &&
+        target.state !== "draining" &&
+        !this.healthTicks.has(this.tickKey(targetGroup, instanceId))
+      ) {
+        this.scheduleHealthTick(targetGroup, target);
+      }
+    }
+  }
+}

@@ -1,0 +1,355 @@
+// Loads the real ASL files and runs them in-process with aws-local-stepfunctions, mapping every Task to the
+// real Lambda handler named in serverless.yml. The same runner serves the simulator (simulated time) and
+// pull mode (real AWS, real waits): the only differences are the clients the handlers get and the clock.
+import "./polyfills";
+import { randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { StateMachine, type StateMachineDefinition } from "aws-local-stepfunctions";
+import { parse as parseYaml } from "yaml";
+
+/** The repository root (local/ is one level below it). */
+export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
+
+// biome-ignore lint/suspicious/noExplicitAny: a Lambda handler takes any event
+export type LambdaHandler = (event: any, context: any) => Promise<unknown>;
+
+/** An ASL state as far as the runner needs to read it. */
+interface AslState {
+  Type: string;
+  Resource?: unknown;
+  Seconds?: number;
+  SecondsPath?: string;
+  Timestamp?: string;
+  TimestampPath?: string;
+  ItemProcessor?: { States: Record<string, AslState> };
+  Iterator?: { States: Record<string, AslState> };
+  Branches?: { States: Record<string, AslState> }[];
+}
+
+/** A state machine file made runnable: Fn::GetAtt replaced, and which function each Task calls. */
+export interface LoadedStateMachine {
+  name: string;
+  definition: StateMachineDefinition;
+  /** Task state name -> serverless.yml function key. */
+  taskFunctions: Map<string, string>;
+  /** Wait state name -> its definition, for simulated time. */
+  waitStates: Map<string, AslState>;
+  /** State name -> the Map state whose iterations contain it. */
+  enclosingMap: Map<string, string>;
+}
+
+/** A dummy Lambda ARN for a function key (the local runner never calls Lambda). */
+export const localFunctionArn = (functionKey: string) =>
+  `arn:aws:lambda:us-east-1:123456789012:function:phoenix-local-${functionKey}`;
+
+/** Loads statemachines/<name>.asl.json and replaces every {"Fn::GetAtt": [fn, "Arn"]} with a dummy ARN. */
+export function loadStateMachine(name: string): LoadedStateMachine {
+  const raw = JSON.parse(readFileSync(join(REPO_ROOT, "statemachines", `${name}.asl.json`), "utf8"));
+  const taskFunctions = new Map<string, string>();
+  const waitStates = new Map<string, AslState>();
+  const enclosingMap = new Map<string, string>();
+  const visit = (states: Record<string, AslState>, mapName?: string) => {
+    for (const [stateName, state] of Object.entries(states)) {
+      if (mapName) enclosingMap.set(stateName, mapName);
+      if (taskFunctions.has(stateName) || waitStates.has(stateName)) {
+        throw new Error(
+          `${name}: state name ${stateName} is used twice; the local runner maps states by name`,
+        );
+      }
+      if (state.Type === "Task") {
+        const getAtt = (state.Resource as { "Fn::GetAtt"?: [string, string] })?.["Fn::GetAtt"];
+        if (!getAtt) throw new Error(`${name}: Task ${stateName} must reference its function as Fn::GetAtt`);
+        taskFunctions.set(stateName, getAtt[0]);
+        state.Resource = localFunctionArn(getAtt[0]);
+      }
+      if (state.Type === "Wait") waitStates.set(stateName, state);
+      if (state.ItemProcessor) visit(state.ItemProcessor.States, stateName);
+      if (state.Iterator) visit(state.Iterator.States, stateName);
+      for (const branch of state.Branches ?? []) visit(branch.States, mapName);
+    }
+  };
+  visit(raw.States);
+  return { name, definition: raw, taskFunctions, waitStates, enclosingMap };
+}
+
+/** Function key -> handler module path, read from serverless.yml (the deployable is the source of truth). */
+export function readFunctionHandlers(): Map<string, string> {
+  const config = parseYaml(readFileSync(join(REPO_ROOT, "serverless.yml"), "utf8"), {
+    logLevel: "silent",
+  }) as {
+    functions: Record<string, { handler: string }>;
+  };
+  return new Map(
+    Object.entries(config.functions).map(([key, fn]) => {
+      const match = /^(.*)\.handler$/.exec(fn.handler);
+      if (!match) throw new Error(`serverless.yml: function ${key} must export "handler"`);
+      return [key, `${match[1]}.ts`];
+    }),
+  );
+}
+
+/** Imports the real handler of every function a state machine calls. */
+export async function importHandlers(machine: LoadedStateMachine): Promise<Map<string, LambdaHandler>> {
+  const modules = readFunctionHandlers();
+  const handlers = new Map<string, LambdaHandler>();
+  for (const functionKey of new Set(machine.taskFunctions.values())) {
+    const path = modules.get(functionKey);
+    if (!path) throw new Error(`${machine.name} calls ${functionKey}, which serverless.yml does not declare`);
+    const module = (await import(join(REPO_ROOT, path))) as { handler: LambdaHandler };
+    handlers.set(functionKey, module.handler);
+  }
+  return handlers;
+}
+
+/** Simulated time: the runner advances it through every Wait and every retry interval. */
+export interface SimulatedTime {
+  now(): number;
+  advanceBy(ms: number): void;
+  /** A float in [0, 1) for retry jitter, from the simulation's seeded generator. */
+  random(): number;
+}
+
+/** One thing the execution did, for live timelines. */
+export interface ExecutionEvent {
+  type: string;
+  stateName?: string;
+  stateType?: string;
+  input?: unknown;
+  output?: unknown;
+  error?: string;
+  cause?: string;
+  at: number;
+  /** Map iteration index, when inside a Map. */
+  index?: number;
+}
+
+/** How an execution ended, with the figures benchmarks need. */
+export interface ExecutionOutcome {
+  executionArn: string;
+  status: "SUCCEEDED" | "FAILED" | "ABORTED";
+  output?: unknown;
+  error?: string;
+  cause?: string;
+  /** Step Functions history events this execution would have written (Standard workflow rules). */
+  historyEvents: number;
+  /** Billed state transitions (states entered plus retries). */
+  stateTransitions: number;
+  lambdaInvocations: number;
+  /** Time spent inside handlers, in the runner's clock (simulated when simulated). */
+  lambdaMilliseconds: number;
+}
+
+/** Options of one execution. */
+export interface RunOptions {
+  machine: LoadedStateMachine;
+  handlers: Map<string, LambdaHandler>;
+  input: unknown;
+  executionName?: string;
+  /** Simulated time; without it Waits and retries take real time (pull mode). */
+  time?: SimulatedTime;
+  onEvent?: (event: ExecutionEvent) => void;
+  /** Aborts the execution when signalled (Ctrl-C). */
+  signal?: AbortSignal;
+  /** Wraps each handler call (fault injection, accounting). */
+  interceptTask?: (
+    task: { stateName: string; functionKey: string; input: unknown },
+    call: () => Promise<unknown>,
+  ) => Promise<unknown>;
+}
+
+const yieldToEvents = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/**
+ * Step Functions stops a Map as soon as one iteration fails; aws-local-stepfunctions lets the next queued
+ * iteration start before it aborts, and lets an in-flight Task finish. A Task of a failed Map therefore
+ * must not run: it fails with an error that no Retry or Catch of the dead iteration can match.
+ */
+function siblingFailedError(mapName: string): Error {
+  return Object.assign(new Error(`${mapName} already failed; this iteration is abandoned`), {
+    name: "States.MapAbandoned",
+    isRetryable: false,
+    isCatchable: false,
+  });
+}
+
+/** Seconds a Wait state waits for a given input. */
+function waitSeconds(state: AslState, input: unknown, nowMs: number): number {
+  if (state.Seconds !== undefined) return state.Seconds;
+  const read = (path: string) => readPath(input, path);
+  if (state.SecondsPath) return Number(read(state.SecondsPath));
+  const timestamp = state.Timestamp ?? (state.TimestampPath ? String(read(state.TimestampPath)) : undefined);
+  return timestamp ? Math.max(0, (Date.parse(timestamp) - nowMs) / 1000) : 0;
+}
+
+/** Reads a simple JSONPath ($.a.b[0]) from a value. */
+export function readPath(value: unknown, path: string): unknown {
+  const parts = path.replace(/^\$\.?/, "").match(/[^.[\]]+/g) ?? [];
+  return parts.reduce<unknown>(
+    (current, part) => (current as Record<string, unknown> | undefined)?.[part],
+    value,
+  );
+}
+
+/** Runs one execution of a loaded state machine through the real handlers. */
+export async function runExecution(options: RunOptions): Promise<ExecutionOutcome> {
+  const { machine, handlers, time } = options;
+  const executionName = options.executionName ?? randomUUID();
+  const executionArn = `arn:aws:states:us-east-1:123456789012:execution:${machine.name}:${executionName}`;
+  const clock = () => time?.now() ?? Date.now();
+  let lambdaInvocations = 0;
+  let lambdaMilliseconds = 0;
+  const failedMaps = new Set<string>();
+
+  const taskHandlers: Record<string, (input: unknown) => Promise<unknown>> = {};
+  for (const [stateName, functionKey] of machine.taskFunctions) {
+    const handler = handlers.get(functionKey);
+    if (!handler) throw new Error(`no handler for ${functionKey}`);
+    taskHandlers[stateName] = async (input) => {
+      // Let the event consumer see the Wait or retry that led here, so simulated time is advanced first.
+      await yieldToEvents();
+      const mapName = machine.enclosingMap.get(stateName);
+      if (mapName && failedMaps.has(mapName)) throw siblingFailedError(mapName);
+      lambdaInvocations++;
+      const started = clock();
+      const call = () => handler(input, lambdaContext(functionKey, executionName));
+      try {
+        return await (options.interceptTask
+          ? options.interceptTask({ stateName, functionKey, input }, call)
+          : call());
+      } finally {
+        lambdaMilliseconds += clock() - started;
+      }
+    };
+  }
+  const zero = (names: Iterable<string>) => Object.fromEntries([...names].map((name) => [name, 0]));
+  const stateMachine = new StateMachine(machine.definition, { validationOptions: { checkArn: false } });
+  const execution = stateMachine.run(options.input as never, {
+    overrides: {
+      taskResourceLocalHandlers: taskHandlers as never,
+      ...(time
+        ? {
+            waitTimeOverrides: zero(machine.waitStates.keys()),
+            retryIntervalOverrides: zero(machine.taskFunctions.keys()),
+          }
+        : {}),
+    },
+    context: { Execution: { Id: executionArn, Name: executionName } },
+    noThrowOnAbort: true,
+  });
+  const onAbort = () => execution.abort();
+  options.signal?.addEventListener("abort", onAbort, { once: true });
+
+  let historyEvents = 0;
+  let stateTransitions = 0;
+  let failure: { error?: string; cause?: string } = {};
+  let aborted = false;
+  const consume = (async () => {
+    for await (const event of execution.eventLogs) {
+      const state = "state" in event ? event.state : undefined;
+      const index = "index" in event ? (event.index as number | undefined) : undefined;
+      // Events of an abandoned iteration (see siblingFailedError) never happen in Step Functions.
+      const mapName = state ? machine.enclosingMap.get(state.name) : undefined;
+      if (mapName && failedMaps.has(mapName)) continue;
+      switch (event.type) {
+        case "StateEntered":
+          if (state?.type === "Map") failedMaps.delete(state.name);
+          stateTransitions++;
+          // Entered, plus scheduled/started/result for a Lambda task, plus MapStateStarted for a Map.
+          historyEvents += state?.type === "Task" ? 4 : state?.type === "Map" ? 2 : 1;
+          break;
+        case "StateExited":
+          historyEvents += state?.type === "Map" ? 2 : 1;
+          if (time && state?.type === "Wait") {
+            const definition = machine.waitStates.get(state.name);
+            if (definition) time.advanceBy(waitSeconds(definition, state.input, time.now()) * 1000);
+          }
+          break;
+        case "StateRetried": {
+          stateTransitions++;
+          historyEvents += 3;
+          if (time) {
+            const { retrier, attempt } = event.retry;
+            const base = (retrier.IntervalSeconds ?? 1) * (retrier.BackoffRate ?? 2) ** (attempt - 1);
+            const capped = Math.min(base, retrier.MaxDelaySeconds ?? Number.POSITIVE_INFINITY);
+            time.advanceBy((retrier.JitterStrategy === "FULL" ? capped * time.random() : capped) * 1000);
+          }
+          break;
+        }
+        case "MapIterationFailed":
+          failedMaps.add(event.parentState.name);
+          historyEvents++;
+          break;
+        case "MapIterationStarted":
+        case "MapIterationSucceeded":
+        case "ExecutionStarted":
+        case "ExecutionSucceeded":
+          historyEvents++;
+          break;
+        case "ExecutionFailed":
+          historyEvents++;
+          failure = {
+            error: event.Error,
+            cause: typeof event.Cause === "string" ? event.Cause : JSON.stringify(event.Cause),
+          };
+          break;
+        case "ExecutionAborted":
+          historyEvents++;
+          aborted = true;
+          break;
+      }
+      options.onEvent?.({
+        type: event.type,
+        stateName: state?.name,
+        stateType: state?.type,
+        input: state?.input,
+        output: state?.output,
+        error: "Error" in event ? (event.Error as string) : undefined,
+        cause: "Cause" in event ? String(event.Cause) : undefined,
+        at: clock(),
+        index,
+      });
+    }
+  })();
+
+  let output: unknown;
+  let status: ExecutionOutcome["status"] = "SUCCEEDED";
+  try {
+    output = await execution.result;
+  } catch {
+    status = "FAILED";
+  } finally {
+    options.signal?.removeEventListener("abort", onAbort);
+  }
+  await consume;
+  if (aborted) status = "ABORTED";
+  return {
+    executionArn,
+    status,
+    output: status === "SUCCEEDED" ? output : undefined,
+    ...failure,
+    historyEvents,
+    stateTransitions,
+    lambdaInvocations,
+    lambdaMilliseconds,
+  };
+}
+
+/** A Lambda context object good enough for Powertools and middy. */
+function lambdaContext(functionKey: string, executionName: string) {
+  return {
+    functionName: `phoenix-local-${functionKey}`,
+    functionVersion: "$LATEST",
+    invokedFunctionArn: localFunctionArn(functionKey),
+    memoryLimitInMB: "256",
+    awsRequestId: randomUUID(),
+    logGroupName: `/aws/lambda/phoenix-local-${functionKey}`,
+    logStreamName: executionName,
+    callbackWaitsForEmptyEventLoop: false,
+    getRemainingTimeInMillis: () => 30_000,
+    done: () => {},
+    fail: () => {},
+    succeed: () => {},
+  };
+}

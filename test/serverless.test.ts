@@ -1,0 +1,72 @@
+import { execFile } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { REPO_ROOT } from "../local/state-machine";
+
+// Packages the deployable exactly as `npx osls package` does, with no credentials and no network.
+const outDir = mkdtempSync(join(tmpdir(), "phoenix-package-"));
+// biome-ignore lint/suspicious/noExplicitAny: CloudFormation template as JSON
+let template: any;
+
+beforeAll(async () => {
+  const env = {
+    ...process.env,
+    AWS_ACCESS_KEY_ID: "",
+    AWS_SECRET_ACCESS_KEY: "",
+    AWS_PROFILE: "",
+    SLS_TELEMETRY_DISABLED: "1",
+  };
+  await promisify(execFile)(
+    join(REPO_ROOT, "node_modules", ".bin", "osls"),
+    ["package", "--package", outDir],
+    {
+      cwd: REPO_ROOT,
+      env,
+    },
+  );
+  template = JSON.parse(readFileSync(join(outDir, "cloudformation-template-update-stack.json"), "utf8"));
+}, 120_000);
+
+afterAll(() => rmSync(outDir, { recursive: true, force: true }));
+
+describe("npx osls package", () => {
+  it("writes a template with the replace-group state machine", () => {
+    expect(template.Resources.ReplaceGroupStateMachine.Type).toBe("AWS::StepFunctions::StateMachine");
+    expect(template.Outputs.ReplaceGroupStateMachineArn).toBeDefined();
+  });
+
+  it("declares every function the state machine references, on nodejs22.x arm64", () => {
+    const definition = JSON.parse(
+      readFileSync(join(REPO_ROOT, "statemachines", "replace-group.asl.json"), "utf8"),
+    );
+    const referenced = new Set<string>(
+      JSON.stringify(definition)
+        .match(/"Fn::GetAtt":\["(\w+)"/g)
+        ?.map((m) => m.split('"')[3] as string),
+    );
+    expect(referenced.size).toBeGreaterThan(5);
+    const definitionText = JSON.stringify(
+      template.Resources.ReplaceGroupStateMachine.Properties.DefinitionString,
+    );
+    for (const key of referenced) {
+      const logicalId = `${key[0]?.toUpperCase()}${key.slice(1)}LambdaFunction`;
+      const fn = template.Resources[logicalId];
+      expect(fn?.Type, logicalId).toBe("AWS::Lambda::Function");
+      expect(fn.Properties).toMatchObject({ Runtime: "nodejs22.x", Architectures: ["arm64"] });
+      expect(definitionText).toContain(logicalId);
+    }
+  });
+
+  it("alarms on failed and timed-out executions", () => {
+    const alarms = Object.values(template.Resources).filter(
+      (resource: unknown) => (resource as { Type: string }).Type === "AWS::CloudWatch::Alarm",
+    );
+    const metrics = alarms.map(
+      (alarm) => (alarm as { Properties: { MetricName: string } }).Properties.MetricName,
+    );
+    expect(metrics).toEqual(expect.arrayContaining(["ExecutionsFailed", "ExecutionsTimedOut"]));
+  });
+});

@@ -1,0 +1,2 @@
+import "../local/env";
+import "aws-sdk-client-mock-vitest/extend";

@@ -1,0 +1,12 @@
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  test: {
+    include: ["test/**/*.test.ts"],
+    setupFiles: ["test/setup.ts"],
+    // The simulator runs whole rollouts in simulated time; a run takes well under a second of CPU, but the
+    // CI machine has two cores shared with other jobs.
+    testTimeout: 60_000,
+    pool: "forks",
+  },
+});
