@@ -1,0 +1,254 @@
+// Every handler in its real middy stack: the sample events in events/ parse, malformed events fail with an
+// error naming the field and make no AWS call at all, and the steps that change things send exactly the
+// commands they should.
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import {
+  AutoScalingClient,
+  DescribeAutoScalingGroupsCommand,
+  type DescribeAutoScalingGroupsCommandOutput,
+  type LifecycleState,
+  SetDesiredCapacityCommand,
+  SuspendProcessesCommand,
+  TerminateInstanceInAutoScalingGroupCommand,
+  UpdateAutoScalingGroupCommand,
+} from "@aws-sdk/client-auto-scaling";
+import { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
+import { DescribeInstancesCommand, EC2Client } from "@aws-sdk/client-ec2";
+import { ElasticLoadBalancingV2Client } from "@aws-sdk/client-elastic-load-balancing-v2";
+import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
+import { mockClient } from "aws-sdk-client-mock";
+import { beforeEach, describe, expect, it, vi } from "vitest";
+import { resetCreatedClients, useClients } from "../../functions/aws/clients";
+import { CapacityLimitError, InvalidInputError } from "../../functions/engine/errors";
+import { logger } from "../../functions/runtime/observability";
+import { type LambdaHandler, REPO_ROOT, readFunctionHandlers } from "../../local/state-machine";
+
+const autoScaling = mockClient(AutoScalingClient);
+const ec2 = mockClient(EC2Client);
+const mocks = [
+  autoScaling,
+  ec2,
+  mockClient(ElasticLoadBalancingV2Client),
+  mockClient(CloudWatchClient),
+  mockClient(EventBridgeClient),
+];
+
+beforeEach(() => {
+  useClients({});
+  resetCreatedClients();
+  for (const mock of mocks) mock.reset();
+});
+
+const context = { functionName: "test", awsRequestId: "req-1", getRemainingTimeInMillis: () => 30_000 };
+const handlers = readFunctionHandlers();
+const load = async (functionKey: string) =>
+  ((await import(join(REPO_ROOT, handlers.get(functionKey) as string))) as { handler: LambdaHandler })
+    .handler;
+
+/** Every captured sample event, as [file, functionKey, event]. */
+const samples = readdirSync(join(REPO_ROOT, "events"), { recursive: true, encoding: "utf8" })
+  .filter((file) => file.endsWith(".json") && !file.endsWith("execution-input.json"))
+  .map(
+    (file) =>
+      [
+        file,
+        file.split("/").pop()?.split(".")[0] as string,
+        JSON.parse(readFileSync(join(REPO_ROOT, "events", file), "utf8")),
+      ] as const,
+  );
+
+const totalCalls = () => mocks.reduce((sum, mock) => sum + mock.calls().length, 0);
+
+/** Removes the value at a dotted path from a deep copy of an object. */
+function without(event: object, path: string): object {
+  const copy = structuredClone(event) as Record<string, unknown>;
+  const parts = path.split(".");
+  let cursor = copy;
+  for (const part of parts.slice(0, -1)) cursor = cursor[part] as Record<string, unknown>;
+  delete cursor[parts[parts.length - 1] as string];
+  return copy;
+}
+
+describe("sample events", () => {
+  it("cover every function the state machine uses", () => {
+    const covered = new Set(samples.map(([, key]) => key));
+    for (const key of handlers.keys()) expect(covered.has(key), key).toBe(true);
+  });
+
+  it.each(samples.map(([file, key]) => [file, key]))(
+    "%s is rejected, naming the field, when groupName is missing",
+    async (file, key) => {
+      const event = samples.find(([f]) => f === file)?.[2] as Record<string, unknown>;
+      const handler = await load(key);
+      const field = key === "planReplacement" ? "request.groupName" : "groupName";
+      const failure = await handler(without(event, field), context).catch((error: unknown) => error);
+      expect(failure).toBeInstanceOf(InvalidInputError);
+      expect((failure as Error).message).toContain(`${field}:`);
+      expect(totalCalls()).toBe(0);
+    },
+  );
+
+  it.each([
+    ["launchWave", "wave.launchCount", "wave.launchCount"],
+    ["checkWave", "launch.deadline", "launch.deadline"],
+    ["probeWave", "instanceIds", "instanceIds"],
+    ["retireInstances", "instanceIds", "instanceIds"],
+    ["prepareGroup", "plan.target", "plan.target"],
+    ["planReplacement", "request.reason", "request.reason"],
+  ])("%s without %s fails before any AWS call", async (key, path, field) => {
+    const event = samples.find(([, k]) => k === key)?.[2] as object;
+    const failure = await (await load(key))(without(event, path), context).catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(InvalidInputError);
+    expect((failure as Error).message).toContain(field);
+    expect(totalCalls()).toBe(0);
+  });
+
+  it("rejects wrong types with the field's path", async () => {
+    const event = structuredClone(samples.find(([, k]) => k === "launchWave")?.[2]) as {
+      wave: { instanceIds: unknown[] };
+    };
+    event.wave.instanceIds[1] = "not-an-instance";
+    const failure = await (await load("launchWave"))(event, context).catch((error: unknown) => error);
+    expect((failure as Error).message).toContain("wave.instanceIds[1]: not an EC2 instance id");
+    expect(totalCalls()).toBe(0);
+  });
+});
+
+const groupResponse = (
+  desired: number,
+  max: number,
+  instances: { id: string; state?: string }[],
+): DescribeAutoScalingGroupsCommandOutput => ({
+  $metadata: {},
+  AutoScalingGroups: [
+    {
+      AutoScalingGroupName: "web-prod",
+      MinSize: 1,
+      MaxSize: max,
+      DesiredCapacity: desired,
+      DefaultCooldown: 300,
+      AvailabilityZones: ["us-east-1a"],
+      HealthCheckType: "ELB",
+      CreatedTime: new Date(),
+      Instances: instances.map((instance) => ({
+        InstanceId: instance.id,
+        AvailabilityZone: "us-east-1a",
+        LifecycleState: (instance.state ?? "InService") as LifecycleState,
+        HealthStatus: "Healthy",
+        ProtectedFromScaleIn: false,
+      })),
+    },
+  ],
+});
+
+describe("steps that change things", () => {
+  const launchEvent = () =>
+    structuredClone(samples.find(([, k]) => k === "launchWave")?.[2]) as Record<string, never>;
+
+  it("launchWave raises desired capacity to desired-at-start + wave size", async () => {
+    autoScaling.on(DescribeAutoScalingGroupsCommand).resolves(groupResponse(12, 16, []));
+    autoScaling.on(SetDesiredCapacityCommand).resolves({});
+    const result = (await (
+      await load("launchWave")
+    )(launchEvent(), context)) as { desiredAfter: number; nextCheckSeconds: number };
+    expect(autoScaling).toHaveReceivedCommandExactlyOnceWith(SetDesiredCapacityCommand, {
+      AutoScalingGroupName: "web-prod",
+      DesiredCapacity: 16,
+      HonorCooldown: false,
+    });
+    expect(result.desiredAfter).toBe(16);
+  });
+
+  it("launchWave retried after its change went through launches nothing more", async () => {
+    autoScaling.on(DescribeAutoScalingGroupsCommand).resolves(groupResponse(16, 16, []));
+    await (await load("launchWave"))(launchEvent(), context);
+    expect(autoScaling).not.toHaveReceivedCommand(SetDesiredCapacityCommand);
+  });
+
+  it("launchWave refuses to exceed MaxSize and changes nothing", async () => {
+    autoScaling.on(DescribeAutoScalingGroupsCommand).resolves(groupResponse(12, 14, []));
+    await expect((await load("launchWave"))(launchEvent(), context)).rejects.toBeInstanceOf(
+      CapacityLimitError,
+    );
+    expect(autoScaling).not.toHaveReceivedCommand(SetDesiredCapacityCommand);
+  });
+
+  it("retireInstances terminates only live, unquarantined members the plan named", async () => {
+    const event = {
+      executionId: "x",
+      groupName: "web-prod",
+      instanceIds: [
+        "i-00000000000000001",
+        "i-00000000000000002",
+        "i-00000000000000003",
+        "i-00000000000000004",
+      ],
+    };
+    autoScaling
+      .on(DescribeAutoScalingGroupsCommand)
+      .resolves(
+        groupResponse(6, 8, [
+          { id: "i-00000000000000001" },
+          { id: "i-00000000000000002" },
+          { id: "i-00000000000000003", state: "Terminating" },
+          { id: "i-00000000000000009" },
+        ]),
+      );
+    ec2.on(DescribeInstancesCommand).resolves({
+      Reservations: [
+        {
+          Instances: [
+            { InstanceId: "i-00000000000000002", Tags: [{ Key: "phoenix:quarantined", Value: "case-1" }] },
+          ],
+        },
+      ],
+    });
+    autoScaling.on(TerminateInstanceInAutoScalingGroupCommand).resolves({});
+    const result = await (await load("retireInstances"))(event, context);
+    expect(autoScaling).toHaveReceivedCommandTimes(TerminateInstanceInAutoScalingGroupCommand, 1);
+    expect(autoScaling).toHaveReceivedCommandWith(TerminateInstanceInAutoScalingGroupCommand, {
+      InstanceId: "i-00000000000000001",
+      ShouldDecrementDesiredCapacity: true,
+    });
+    expect(result).toMatchObject({
+      terminated: ["i-00000000000000001"],
+      skipped: [
+        { instanceId: "i-00000000000000002", why: "quarantined" },
+        { instanceId: "i-00000000000000003", why: "already Terminating" },
+        { instanceId: "i-00000000000000004", why: "no longer in the group" },
+      ],
+    });
+  });
+
+  it("prepareGroup pins the version and suspends only processes that were running", async () => {
+    const event = structuredClone(samples.find(([, k]) => k === "prepareGroup")?.[2]) as {
+      plan: { previous: { suspendedProcesses: string[] } };
+    };
+    event.plan.previous.suspendedProcesses = ["AZRebalance"];
+    autoScaling.on(UpdateAutoScalingGroupCommand).resolves({});
+    autoScaling.on(SuspendProcessesCommand).resolves({});
+    const result = await (await load("prepareGroup"))(event, context);
+    expect(autoScaling).toHaveReceivedCommandWith(UpdateAutoScalingGroupCommand, {
+      AutoScalingGroupName: "web-prod",
+      LaunchTemplate: { LaunchTemplateId: expect.stringMatching(/^lt-/), Version: "2" },
+      MaxSize: 16,
+      MinSize: 12,
+    });
+    expect(autoScaling).toHaveReceivedCommandExactlyOnceWith(SuspendProcessesCommand, {
+      AutoScalingGroupName: "web-prod",
+      ScalingProcesses: ["ScheduledActions"],
+    });
+    expect(result).toMatchObject({ pinnedVersion: "2", suspendedByPhoenix: ["ScheduledActions"] });
+  });
+
+  it("puts the execution and the group on the log lines of every invocation", async () => {
+    const appendKeys = vi.spyOn(logger, "appendKeys");
+    autoScaling.on(DescribeAutoScalingGroupsCommand).resolves(groupResponse(12, 16, []));
+    await (await load("startWave"))(samples.find(([, k]) => k === "startWave")?.[2], context);
+    expect(appendKeys).toHaveBeenCalledWith({
+      executionId: "arn:aws:states:us-east-1:123456789012:execution:replace-group:default-sample",
+      groupName: "web-prod",
+    });
+  });
+});
