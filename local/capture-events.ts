@@ -11,7 +11,7 @@ import { REPO_ROOT } from "./state-machine";
 /** Saves the first event each Task state sent to its function, as events/<into>/<functionKey>.<State>.json. */
 async function capture(scenarioName: string, into: string): Promise<void> {
   const scenario = loadScenario(scenarioName);
-  const simulation = Simulation.fromScenario(scenario);
+  const simulation = await Simulation.fromScenario(scenario);
   const seen = new Map<string, unknown>();
   await simulation.run(scenario.run.stateMachine, scenario.run.input, {
     executionName: `${scenarioName}-sample`,
@@ -21,7 +21,7 @@ async function capture(scenarioName: string, into: string): Promise<void> {
       return call();
     },
   });
-  simulation.close();
+  await simulation.close();
   const dir = join(REPO_ROOT, "events", into);
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, "execution-input.json"), `${JSON.stringify(scenario.run.input, null, 2)}\n`);

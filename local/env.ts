@@ -8,3 +8,5 @@ process.env.POWERTOOLS_METRICS_DISABLED ??= "true";
 process.env.POWERTOOLS_SERVICE_NAME ??= "phoenix";
 // Handler logs (Powertools, JSON) are off in the simulator's terminal; POWERTOOLS_LOG_LEVEL=INFO shows them.
 process.env.POWERTOOLS_LOG_LEVEL ??= "SILENT";
+// The lock and idempotency table inside the embedded DynamoDB (dynalite) the simulator starts.
+process.env.PHOENIX_TABLE ??= "phoenix-local";

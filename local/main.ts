@@ -27,7 +27,7 @@ const options = program.opts<{ scenario: string; seed?: number; quiet?: boolean;
 async function main(): Promise<number> {
   const scenario = loadScenario(options.scenario);
   if (options.seed !== undefined) scenario.seed = options.seed;
-  const simulation = Simulation.fromScenario(scenario);
+  const simulation = await Simulation.fromScenario(scenario);
   const { world, observer } = simulation;
   const groupName = String(scenario.run.input.groupName);
   const group = world.requireGroup(groupName);
@@ -54,7 +54,7 @@ async function main(): Promise<number> {
   });
   const wallSeconds = (performance.now() - wallStart) / 1000;
   const simulatedSeconds = (world.clock.now() - startedAt) / 1000;
-  simulation.close();
+  await simulation.close();
 
   const output = outcome.output as Loose;
   const after = world.requireGroup(groupName);

@@ -2,9 +2,12 @@
 // simulated clock. Only the clients and the clock differ from a deployed stack.
 import { useClients } from "../functions/aws/clients";
 import { useClock } from "../functions/runtime/clock";
+import { config } from "../functions/runtime/config";
 import { buildWorld, type Scenario } from "./scenario";
 import { createSimClients, type SimCall } from "./sim/clients";
+import { type EmbeddedDynamoDb, startEmbeddedDynamoDb } from "./sim/dynamodb";
 import { Observer } from "./sim/observer";
+import { SimScheduler } from "./sim/scheduler";
 import type { SimWorld } from "./sim/world";
 import {
   type ExecutionEvent,
@@ -20,6 +23,7 @@ import {
 export class Simulation {
   readonly observer: Observer;
   readonly journal: SimCall[];
+  private readonly scheduler: SimScheduler;
   private readonly machines = new Map<
     string,
     { machine: LoadedStateMachine; handlers: Map<string, LambdaHandler> }
@@ -28,28 +32,33 @@ export class Simulation {
   private constructor(
     readonly world: SimWorld,
     clients: ReturnType<typeof createSimClients>,
+    private readonly dynamodb: EmbeddedDynamoDb,
   ) {
     this.journal = clients.journal;
     this.observer = new Observer(world);
+    this.scheduler = new SimScheduler(world.clock);
     // The seam a real run uses too: the handlers get these clients and this clock.
-    useClients(clients.clients);
+    useClients({ ...clients.clients, dynamodb: dynamodb.client });
     useClock(() => world.clock.now());
   }
 
   /** Builds the scenario's account and attaches Phoenix to it. */
-  static fromScenario(scenario: Scenario): Simulation {
+  static async fromScenario(scenario: Scenario): Promise<Simulation> {
     return Simulation.fromWorld(buildWorld(scenario));
   }
 
-  /** Attaches Phoenix to an existing simulated account. */
-  static fromWorld(world: SimWorld): Simulation {
-    return new Simulation(world, createSimClients(world));
+  /** Attaches Phoenix to a simulated account (with an embedded DynamoDB for locks and idempotency). */
+  static async fromWorld(world: SimWorld): Promise<Simulation> {
+    const clients = createSimClients(world);
+    const dynamodb = await startEmbeddedDynamoDb(world, config().PHOENIX_TABLE, clients.journal);
+    return new Simulation(world, clients, dynamodb);
   }
 
-  /** Detaches the simulator (the wall clock and default clients come back). */
-  close(): void {
+  /** Detaches the simulator (the wall clock and default clients come back) and stops its DynamoDB. */
+  async close(): Promise<void> {
     useClients({});
     useClock();
+    await this.dynamodb.close();
   }
 
   /** Runs one execution of a state machine to its end, in simulated time. */
@@ -63,19 +72,24 @@ export class Simulation {
     } = {},
   ): Promise<ExecutionOutcome> {
     const { machine, handlers } = await this.load(stateMachine);
-    return runExecution({
-      machine,
-      handlers,
-      input,
-      executionName: options.executionName,
-      onEvent: options.onEvent,
-      interceptTask: options.interceptTask,
-      time: {
-        now: () => this.world.clock.now(),
-        advanceBy: (ms) => this.world.clock.advanceBy(ms),
-        random: () => this.world.random.next(),
-      },
-    });
+    const id = this.scheduler.enter();
+    try {
+      return await runExecution({
+        machine,
+        handlers,
+        input,
+        executionName: options.executionName,
+        onEvent: options.onEvent,
+        interceptTask: options.interceptTask,
+        time: {
+          now: () => this.world.clock.now(),
+          sleep: (ms) => this.scheduler.sleep(id, ms),
+          random: () => this.world.random.next(),
+        },
+      });
+    } finally {
+      this.scheduler.leave(id);
+    }
   }
 
   /** Mutating API calls made so far (dry runs must make none). */

@@ -103,10 +103,11 @@ export async function importHandlers(machine: LoadedStateMachine): Promise<Map<s
   return handlers;
 }
 
-/** Simulated time: the runner advances it through every Wait and every retry interval. */
+/** Simulated time: every Wait and every retry interval sleeps on it instead of on the wall clock. */
 export interface SimulatedTime {
   now(): number;
-  advanceBy(ms: number): void;
+  /** Resolves once `ms` of simulated time have passed for this execution. */
+  sleep(ms: number): Promise<void>;
   /** A float in [0, 1) for retry jitter, from the simulation's seeded generator. */
   random(): number;
 }
@@ -201,6 +202,8 @@ export async function runExecution(options: RunOptions): Promise<ExecutionOutcom
   let lambdaInvocations = 0;
   let lambdaMilliseconds = 0;
   const failedMaps = new Set<string>();
+  // Simulated time owed by the Wait or retry that led to the next Task; slept before that Task runs.
+  let owedMs = 0;
 
   const taskHandlers: Record<string, (input: unknown) => Promise<unknown>> = {};
   for (const [stateName, functionKey] of machine.taskFunctions) {
@@ -209,6 +212,11 @@ export async function runExecution(options: RunOptions): Promise<ExecutionOutcom
     taskHandlers[stateName] = async (input) => {
       // Let the event consumer see the Wait or retry that led here, so simulated time is advanced first.
       await yieldToEvents();
+      if (time && owedMs > 0) {
+        const ms = owedMs;
+        owedMs = 0;
+        await time.sleep(ms);
+      }
       const mapName = machine.enclosingMap.get(stateName);
       if (mapName && failedMaps.has(mapName)) throw siblingFailedError(mapName);
       lambdaInvocations++;
@@ -263,7 +271,7 @@ export async function runExecution(options: RunOptions): Promise<ExecutionOutcom
           historyEvents += state?.type === "Map" ? 2 : 1;
           if (time && state?.type === "Wait") {
             const definition = machine.waitStates.get(state.name);
-            if (definition) time.advanceBy(waitSeconds(definition, state.input, time.now()) * 1000);
+            if (definition) owedMs += waitSeconds(definition, state.input, time.now()) * 1000;
           }
           break;
         case "StateRetried": {
@@ -273,7 +281,7 @@ export async function runExecution(options: RunOptions): Promise<ExecutionOutcom
             const { retrier, attempt } = event.retry;
             const base = (retrier.IntervalSeconds ?? 1) * (retrier.BackoffRate ?? 2) ** (attempt - 1);
             const capped = Math.min(base, retrier.MaxDelaySeconds ?? Number.POSITIVE_INFINITY);
-            time.advanceBy((retrier.JitterStrategy === "FULL" ? capped * time.random() : capped) * 1000);
+            owedMs += (retrier.JitterStrategy === "FULL" ? capped * time.random() : capped) * 1000;
           }
           break;
         }

@@ -4,6 +4,7 @@ import {
   PolicyBreaksFloorError,
   UnsupportedGroupError,
 } from "./errors";
+import { waveLeaseSeconds } from "./lock";
 import { REQUIRED_PROCESSES, type ReplacementReason, type RolloutPolicy } from "./policy";
 import {
   type GroupSnapshot,
@@ -87,6 +88,8 @@ export interface ReplacementPlan {
   skipped: { instanceId: string; why: string }[];
   instancesToReplace: number;
   estimate: DurationEstimate;
+  /** Seconds the group's lock is held per wave before it counts as abandoned. */
+  leaseSeconds: number;
   plannedAt: string;
 }
 
@@ -287,6 +290,7 @@ export function planReplacement(input: PlanInput): ReplacementPlan {
   }
   const ordered = orderOldestFirstAcrossZones(chosen).map((instance) => instance.instanceId);
   const waves = splitIntoWaves(ordered, arithmetic, policy.canary);
+  const estimate = estimateDuration(waves, input.targetGroups, policy);
   const peakSurge = Math.max(0, ...waves.map((wave) => wave.launchCount - wave.retireFirst.length));
   const deepestDip = Math.max(0, ...waves.map((wave) => wave.retireFirst.length));
   const capacity: CapacityPlan = {
@@ -312,7 +316,8 @@ export function planReplacement(input: PlanInput): ReplacementPlan {
     waves,
     skipped,
     instancesToReplace: ordered.length,
-    estimate: estimateDuration(waves, input.targetGroups, policy),
+    estimate,
+    leaseSeconds: waveLeaseSeconds(policy, estimate),
     plannedAt: input.now.toISOString(),
   };
 }

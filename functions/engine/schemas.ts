@@ -66,6 +66,7 @@ export const ReplacementPlanSchema: z.ZodType<ReplacementPlan> = z.object({
     readySeconds: z.number().min(0),
     drainSeconds: z.number().min(0),
   }),
+  leaseSeconds: z.number().int().min(60),
   plannedAt: isoTime,
 });
 

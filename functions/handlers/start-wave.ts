@@ -1,16 +1,32 @@
+import { z } from "zod";
 import { readGroup } from "../aws/fleet";
+import { renewGroupLock } from "../aws/lock";
 import { StepSchema, WaveSchema, type WaveStart } from "../engine/schemas";
 import { now } from "../runtime/clock";
+import { config } from "../runtime/config";
 import { phoenixHandler } from "../runtime/handler";
 import { logger } from "../runtime/observability";
 
-const StartWaveInputSchema = StepSchema.extend({ wave: WaveSchema });
+const StartWaveInputSchema = StepSchema.extend({ wave: WaveSchema, leaseSeconds: z.number().int().min(60) });
 
 /**
- * Read-only start of a wave: records which instances exist before it launches anything, so the wave's new
- * instances can be told apart later, and so a retried launch never launches twice.
+ * Start of a wave, before anything changes: renews the group's lock for one more wave (failing if this
+ * execution lost it) and records which instances exist, so the wave's new instances can be told apart later
+ * and a retried launch never launches twice.
  */
-async function startWaveStep({ groupName, wave }: typeof StartWaveInputSchema._output): Promise<WaveStart> {
+async function startWaveStep({
+  executionId,
+  groupName,
+  wave,
+  leaseSeconds,
+}: typeof StartWaveInputSchema._output): Promise<WaveStart> {
+  await renewGroupLock({
+    tableName: config().PHOENIX_TABLE,
+    groupName,
+    owner: executionId,
+    now: now(),
+    leaseSeconds,
+  });
   const group = await readGroup(groupName);
   logger.info("wave started", {
     wave: wave.index,

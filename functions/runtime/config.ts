@@ -4,6 +4,8 @@ import { parseOrThrow } from "../engine/policy";
 const EnvironmentSchema = z.object({
   /** EventBridge bus that receives Phoenix's own events. */
   PHOENIX_EVENT_BUS: z.string().min(1).default("default"),
+  /** DynamoDB table holding group locks and idempotency records (declared in serverless.yml). */
+  PHOENIX_TABLE: z.string().min(3),
 });
 
 /** Settings every function reads from its environment. */

@@ -14,6 +14,7 @@ import {
   UpdateAutoScalingGroupCommand,
 } from "@aws-sdk/client-auto-scaling";
 import { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
+import { DynamoDBClient, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import { DescribeInstancesCommand, EC2Client } from "@aws-sdk/client-ec2";
 import { ElasticLoadBalancingV2Client } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
@@ -26,9 +27,11 @@ import { type LambdaHandler, REPO_ROOT, readFunctionHandlers } from "../../local
 
 const autoScaling = mockClient(AutoScalingClient);
 const ec2 = mockClient(EC2Client);
+const dynamodb = mockClient(DynamoDBClient);
 const mocks = [
   autoScaling,
   ec2,
+  dynamodb,
   mockClient(ElasticLoadBalancingV2Client),
   mockClient(CloudWatchClient),
   mockClient(EventBridgeClient),
@@ -245,6 +248,7 @@ describe("steps that change things", () => {
   it("puts the execution and the group on the log lines of every invocation", async () => {
     const appendKeys = vi.spyOn(logger, "appendKeys");
     autoScaling.on(DescribeAutoScalingGroupsCommand).resolves(groupResponse(12, 16, []));
+    dynamodb.on(UpdateItemCommand).resolves({});
     await (await load("startWave"))(samples.find(([, k]) => k === "startWave")?.[2], context);
     expect(appendKeys).toHaveBeenCalledWith({
       executionId: "arn:aws:states:us-east-1:123456789012:execution:replace-group:default-sample",

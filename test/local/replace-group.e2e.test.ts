@@ -8,7 +8,7 @@ import { Simulation } from "../../local/simulation";
 import type { ExecutionEvent } from "../../local/state-machine";
 
 let simulation: Simulation | undefined;
-afterEach(() => simulation?.close());
+afterEach(async () => simulation?.close());
 
 /** Runs a scenario (optionally edited) and returns everything a test needs to judge it. */
 async function run(
@@ -18,7 +18,7 @@ async function run(
 ) {
   const scenario = loadScenario(name);
   edit(scenario);
-  simulation = Simulation.fromScenario(scenario);
+  simulation = await Simulation.fromScenario(scenario);
   const { world } = simulation;
   const groupName = String(scenario.run.input.groupName);
   const group = world.requireGroup(groupName);
@@ -130,6 +130,46 @@ describe("a new-image replacement on the simulator", () => {
     });
     expect(outcome).toMatchObject({ status: "FAILED", error: "GroupNotManagedError" });
     expect(simulation?.mutatingCalls()).toEqual([]);
+  });
+});
+
+describe("one replacement per group", () => {
+  it("of two starts at once, one replaces the group and the other is skipped, not failed", async () => {
+    const scenario = loadScenario("default");
+    simulation = await Simulation.fromScenario(scenario);
+    const [first, second] = await Promise.all([
+      simulation.run("replace-group", scenario.run.input, { executionName: "first" }),
+      simulation.run("replace-group", scenario.run.input, { executionName: "second" }),
+    ]);
+    const isSkipped = (outcome: typeof first) =>
+      (outcome.output as { skipped?: boolean } | undefined)?.skipped === true;
+    expect([first.status, second.status]).toEqual(["SUCCEEDED", "SUCCEEDED"]);
+    expect([first, second].filter(isSkipped)).toHaveLength(1);
+    const winner = [first, second].find((outcome) => !isSkipped(outcome));
+    const skipped = [first, second].find(isSkipped);
+    expect(winner?.output).toMatchObject({ instancesReplaced: 12 });
+    expect(skipped?.output).toMatchObject({ skipped: true, groupName: "web-prod" });
+    expect((skipped?.output as { reason: string }).reason).toMatch(
+      /already being replaced by arn:aws:states:.*:(first|second)/,
+    );
+    // Only the winner changed anything: 12 instances terminated, one Replacement Completed.
+    expect(
+      simulation.world.events.filter((event) => event.detailType === "Replacement Completed"),
+    ).toHaveLength(1);
+  });
+
+  it("a later start runs once the first has finished and released the lock", async () => {
+    const scenario = loadScenario("default");
+    simulation = await Simulation.fromScenario(scenario);
+    const first = await simulation.run("replace-group", scenario.run.input);
+    const second = await simulation.run("replace-group", {
+      ...scenario.run.input,
+      reason: "manual",
+      policy: { maxSurgePercent: 100 },
+    });
+    expect(first.status).toBe("SUCCEEDED");
+    expect(second.status).toBe("SUCCEEDED");
+    expect(second.output).toMatchObject({ instancesReplaced: 12, waves: 1 });
   });
 });
 

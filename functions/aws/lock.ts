@@ -1,0 +1,152 @@
+import {
+  ConditionalCheckFailedException,
+  DeleteItemCommand,
+  DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  UpdateItemCommand,
+} from "@aws-sdk/client-dynamodb";
+import { ReplacementInProgressError } from "../engine/errors";
+import { type GroupLock, groupLockKey } from "../engine/lock";
+import { clientFor, sdkClientDefaults } from "./clients";
+import { callAws } from "./errors";
+
+const dynamodb = () => clientFor("dynamodb", () => new DynamoDBClient(sdkClientDefaults));
+
+const isConditionFailure = (error: unknown) =>
+  error instanceof ConditionalCheckFailedException ||
+  (error as { name?: string }).name === "ConditionalCheckFailedException";
+
+/** Reads who holds a group's lock, if anyone. */
+export async function readGroupLock(tableName: string, groupName: string): Promise<GroupLock | undefined> {
+  const response = await callAws("GetItem", () =>
+    dynamodb().send(
+      new GetItemCommand({
+        TableName: tableName,
+        Key: { id: { S: groupLockKey(groupName) } },
+        ConsistentRead: true,
+      }),
+    ),
+  );
+  const item = response.Item;
+  if (!item) return undefined;
+  return {
+    groupName,
+    owner: item.owner?.S ?? "",
+    acquiredAt: item.acquiredAt?.S ?? "",
+    expiresAt: Number(item.expiresAt?.N ?? 0),
+  };
+}
+
+/** Sends a conditional write: true when it was applied, false when its condition did not hold. */
+async function conditionalWrite(operation: string, write: () => Promise<unknown>): Promise<boolean> {
+  return callAws(operation, async () => {
+    try {
+      await write();
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
+  });
+}
+
+/**
+ * Takes a group's lock with a conditional write: it succeeds only if nobody holds it, the holder's lease
+ * expired, or this execution already holds it (a retried step). Otherwise ReplacementInProgressError.
+ */
+export async function acquireGroupLock(args: {
+  tableName: string;
+  groupName: string;
+  owner: string;
+  now: Date;
+  leaseSeconds: number;
+}): Promise<GroupLock> {
+  const nowSeconds = Math.floor(args.now.getTime() / 1000);
+  const lock: GroupLock = {
+    groupName: args.groupName,
+    owner: args.owner,
+    acquiredAt: args.now.toISOString(),
+    expiresAt: nowSeconds + args.leaseSeconds,
+  };
+  const taken = await conditionalWrite("PutItem", () =>
+    dynamodb().send(
+      new PutItemCommand({
+        TableName: args.tableName,
+        Item: {
+          id: { S: groupLockKey(args.groupName) },
+          owner: { S: lock.owner },
+          acquiredAt: { S: lock.acquiredAt },
+          expiresAt: { N: String(lock.expiresAt) },
+          // DynamoDB TTL removes long-expired items; correctness never depends on it.
+          ttl: { N: String(lock.expiresAt + 86_400) },
+        },
+        ConditionExpression: "attribute_not_exists(id) OR expiresAt < :now OR #owner = :owner",
+        ExpressionAttributeNames: { "#owner": "owner" },
+        ExpressionAttributeValues: { ":now": { N: String(nowSeconds) }, ":owner": { S: args.owner } },
+      }),
+    ),
+  );
+  if (!taken) {
+    const holder = await readGroupLock(args.tableName, args.groupName);
+    throw new ReplacementInProgressError(
+      `"${args.groupName}" is already being replaced by ${holder?.owner ?? "another execution"}` +
+        (holder ? ` (lease until ${new Date(holder.expiresAt * 1000).toISOString()})` : ""),
+      { groupName: args.groupName, holder },
+    );
+  }
+  return lock;
+}
+
+/** Extends this execution's lease; fails with ReplacementInProgressError if it lost the lock. */
+export async function renewGroupLock(args: {
+  tableName: string;
+  groupName: string;
+  owner: string;
+  now: Date;
+  leaseSeconds: number;
+}): Promise<number> {
+  const expiresAt = Math.floor(args.now.getTime() / 1000) + args.leaseSeconds;
+  const renewed = await conditionalWrite("UpdateItem", () =>
+    dynamodb().send(
+      new UpdateItemCommand({
+        TableName: args.tableName,
+        Key: { id: { S: groupLockKey(args.groupName) } },
+        UpdateExpression: "SET expiresAt = :expiresAt, #ttl = :ttl",
+        ConditionExpression: "#owner = :owner",
+        ExpressionAttributeNames: { "#owner": "owner", "#ttl": "ttl" },
+        ExpressionAttributeValues: {
+          ":owner": { S: args.owner },
+          ":expiresAt": { N: String(expiresAt) },
+          ":ttl": { N: String(expiresAt + 86_400) },
+        },
+      }),
+    ),
+  );
+  if (!renewed) {
+    throw new ReplacementInProgressError(`"${args.groupName}": this execution no longer holds the lock`, {
+      groupName: args.groupName,
+      owner: args.owner,
+    });
+  }
+  return expiresAt;
+}
+
+/** Releases the lock if this execution holds it; true when it did. Someone else's lock is left alone. */
+export async function releaseGroupLock(args: {
+  tableName: string;
+  groupName: string;
+  owner: string;
+}): Promise<boolean> {
+  return conditionalWrite("DeleteItem", () =>
+    dynamodb().send(
+      new DeleteItemCommand({
+        TableName: args.tableName,
+        Key: { id: { S: groupLockKey(args.groupName) } },
+        ConditionExpression: "#owner = :owner",
+        ExpressionAttributeNames: { "#owner": "owner" },
+        ExpressionAttributeValues: { ":owner": { S: args.owner } },
+      }),
+    ),
+  );
+}

@@ -1,0 +1,78 @@
+// DynamoDB for the simulator and the tests: dynalite, a third-party implementation of the DynamoDB API, in
+// this process on a loopback port. Conditional writes fail with ConditionalCheckFailedException exactly as
+// in AWS, so the lock and idempotency code runs unchanged. Calls still take simulated time and are counted.
+import type { AddressInfo } from "node:net";
+import { CreateTableCommand, DynamoDBClient, DynamoDBServiceException } from "@aws-sdk/client-dynamodb";
+import dynalite from "dynalite";
+import type { SimCall } from "./clients";
+import type { SimWorld } from "./world";
+
+const MUTATING = new Set(["PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"]);
+
+/** An embedded DynamoDB endpoint with Phoenix's table, and a client wired to the simulated clock. */
+export interface EmbeddedDynamoDb {
+  client: DynamoDBClient;
+  endpoint: string;
+  close(): Promise<void>;
+}
+
+/** Starts dynalite on 127.0.0.1 (a free port), creates the table and returns a client for it. */
+export async function startEmbeddedDynamoDb(
+  world: SimWorld,
+  tableName: string,
+  journal: SimCall[],
+): Promise<EmbeddedDynamoDb> {
+  const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
+  const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const client = new DynamoDBClient({
+    region: world.region,
+    endpoint,
+    credentials: { accessKeyId: "SIMULATED", secretAccessKey: "SIMULATED" },
+    maxAttempts: 1,
+  });
+  await client.send(
+    new CreateTableCommand({
+      TableName: tableName,
+      KeySchema: [{ AttributeName: "id", KeyType: "HASH" }],
+      AttributeDefinitions: [{ AttributeName: "id", AttributeType: "S" }],
+      BillingMode: "PAY_PER_REQUEST",
+    }),
+  );
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const operation = String(context.commandName).replace(/Command$/, "");
+      world.apiLatency();
+      world.countCall(`dynamodb:${operation}`);
+      const call: SimCall = {
+        at: world.clock.now(),
+        operation: `dynamodb:${operation}`,
+        mutating: MUTATING.has(operation),
+        input: args.input,
+      };
+      journal.push(call);
+      if (world.faults.throttleShare > 0 && world.random.chance(world.faults.throttleShare)) {
+        call.error = "ThrottlingException";
+        world.countCall(`dynamodb:${operation}`, world.throttled);
+        throw new DynamoDBServiceException({
+          name: "ThrottlingException",
+          $fault: "client",
+          $metadata: { httpStatusCode: 400 },
+          message: "Rate of requests exceeds the allowed throughput.",
+        });
+      }
+      try {
+        return await next(args);
+      } catch (error) {
+        call.error = (error as Error).name;
+        throw error;
+      }
+    },
+    { step: "initialize", name: "phoenixSimulatedCall" },
+  );
+  return {
+    client,
+    endpoint,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
