@@ -10,3 +10,8 @@ process.env.POWERTOOLS_SERVICE_NAME ??= "phoenix";
 process.env.POWERTOOLS_LOG_LEVEL ??= "SILENT";
 // The lock and idempotency table inside the embedded DynamoDB (dynalite) the simulator starts.
 process.env.PHOENIX_TABLE ??= "phoenix-local";
+// The local ARNs of the state machines (serverless.yml names them phoenix-<name>-<stage>; the stage is "local").
+process.env.PHOENIX_REPLACE_GROUP_ARN ??=
+  "arn:aws:states:us-east-1:123456789012:stateMachine:phoenix-replace-group-local";
+process.env.PHOENIX_IMAGE_ROLLOUT_ARN ??=
+  "arn:aws:states:us-east-1:123456789012:stateMachine:phoenix-image-rollout-local";

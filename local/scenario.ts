@@ -42,14 +42,20 @@ const GroupSchema = z.object({
   healthCheckType: z.enum(["EC2", "ELB"]).default("ELB"),
   healthCheckGracePeriod: z.number().int().min(0).default(300),
   suspendedProcesses: z.array(z.string()).default([]),
+  /** Cohorts of existing instances; their counts add up to the desired capacity. */
   instances: z
-    .object({
-      /** Version the existing instances were launched from. */
-      launchTemplateVersion: z.string().regex(/^[0-9]+$/),
-      /** Ages in hours [youngest, oldest]: spread evenly over the instances. */
-      ageHours: range.default([1, 100]),
-    })
-    .strict(),
+    .array(
+      z
+        .object({
+          count: z.number().int().min(1),
+          /** Version the cohort was launched from (its image is that version's). */
+          launchTemplateVersion: z.string().regex(/^[0-9]+$/),
+          /** Ages in hours [youngest, oldest]: spread evenly over the cohort. */
+          ageHours: range.default([1, 100]),
+        })
+        .strict(),
+    )
+    .min(1),
 });
 
 /** A scenario file. */
@@ -77,13 +83,64 @@ export const ScenarioSchema = z
     alarms: z
       .array(z.object({ name: z.string(), state: z.enum(["OK", "ALARM", "INSUFFICIENT_DATA"]) }))
       .default([]),
-    /** What to run, and how it is expected to end (the demo exits 0 only when it ends that way). */
-    run: z.object({
-      stateMachine: z.literal("replace-group").default("replace-group"),
-      input: z.record(z.string(), z.unknown()),
-      expect: z.enum(["SUCCEEDED", "FAILED"]).default("SUCCEEDED"),
-      expectError: z.string().optional(),
-    }),
+    /** Parameter Store parameters (golden AMI parameters). */
+    parameters: z.array(z.object({ name: z.string().startsWith("/"), value: z.string() })).default([]),
+    /** EC2 Image Builder images, by build version ARN, with the AMIs they distributed. */
+    builtImages: z
+      .array(
+        z.object({
+          arn: z.string().startsWith("arn:aws:imagebuilder:"),
+          name: z.string(),
+          version: z.string().default("1.0.0"),
+          tags: z.record(z.string(), z.string()).default({}),
+          amis: z.array(z.object({ region: z.string(), image: z.string() })),
+        }),
+      )
+      .default([]),
+    /** Stack settings for this scenario (the environment variables serverless.yml sets from its params). */
+    settings: z.record(z.string().regex(/^PHOENIX_[A-Z_]+$/), z.string()).default({}),
+    /** What happens, and how every execution is expected to end (npm start exits 0 only when it does). */
+    run: z
+      .object({
+        /** Start one execution directly... */
+        stateMachine: z.string().optional(),
+        input: z.record(z.string(), z.unknown()).optional(),
+        /** ...and/or put events on the default bus, each after a delay... */
+        events: z
+          .array(
+            z.object({
+              afterSeconds: z.number().min(0).default(0),
+              source: z.string(),
+              detailType: z.string(),
+              detail: z.record(z.string(), z.unknown()),
+              resources: z.array(z.string()).default([]),
+            }),
+          )
+          .default([]),
+        /** ...and/or run the scheduled age sweep. */
+        sweep: z
+          .object({
+            dryRun: z.boolean().default(false),
+            times: z.number().int().min(1).default(1),
+            everySeconds: z.number().int().min(60).default(3600),
+          })
+          .optional(),
+        expect: z
+          .array(
+            z.object({
+              stateMachine: z.string(),
+              status: z.enum(["SUCCEEDED", "FAILED"]),
+              error: z.string().optional(),
+              /** How many executions of it; any number when absent. */
+              count: z.number().int().min(0).optional(),
+            }),
+          )
+          .min(1),
+      })
+      .refine(
+        (run) => (run.stateMachine && run.input) || run.events.length > 0 || run.sweep,
+        "needs stateMachine and input, events, or sweep",
+      ),
   })
   .strict();
 
@@ -142,11 +199,12 @@ export function buildWorld(scenario: Scenario): SimWorld {
       (item) => item.launchTemplateName === spec.launchTemplate,
     );
     if (!template) throw new Error(`group ${spec.name}: no launch template named ${spec.launchTemplate}`);
-    const version = template.versions.get(Number(spec.instances.launchTemplateVersion));
-    if (!version)
+    const total = spec.instances.reduce((sum, cohort) => sum + cohort.count, 0);
+    if (total !== spec.desiredCapacity) {
       throw new Error(
-        `group ${spec.name}: launch template ${spec.launchTemplate} has no version ${spec.instances.launchTemplateVersion}`,
+        `group ${spec.name}: instance cohorts add up to ${total}, desired capacity is ${spec.desiredCapacity}`,
       );
+    }
     const arns = spec.targetGroups.map((name) => {
       const arn = targetGroupArns.get(name);
       if (!arn) throw new Error(`group ${spec.name}: no target group named ${name}`);
@@ -172,37 +230,54 @@ export function buildWorld(scenario: Scenario): SimWorld {
       newInstancesProtectedFromScaleIn: false,
     };
     world.groups.set(spec.name, group);
-    const [youngest, oldest] = spec.instances.ageHours;
-    for (let n = 0; n < spec.desiredCapacity; n++) {
-      const ageHours =
-        spec.desiredCapacity === 1 ? oldest : oldest - ((oldest - youngest) * n) / (spec.desiredCapacity - 1);
-      const instance = world.addRunningInstance({
-        imageId: version.imageId,
-        instanceType: version.instanceType,
-        availabilityZone: spec.availabilityZones[n % spec.availabilityZones.length] as string,
-        launchTime: world.clock.now() - Math.round(ageHours * 3600_000),
-        launchTemplate: {
-          launchTemplateId: template.launchTemplateId,
-          launchTemplateName: template.launchTemplateName,
-          version: String(version.versionNumber),
-        },
-        groupName: spec.name,
-        tags: Object.fromEntries([...group.tags]),
-      });
-      group.instanceIds.push(instance.instanceId);
-      // Existing instances have long passed their health checks.
-      for (const arn of arns) {
-        world.targetGroups.get(arn)?.targets.set(instance.instanceId, {
-          instanceId: instance.instanceId,
-          state: "healthy",
-          registeredAt: instance.launchTime,
-          okStreak: 100,
-          failStreak: 0,
+    let placed = 0;
+    for (const cohort of spec.instances) {
+      const version = template.versions.get(Number(cohort.launchTemplateVersion));
+      if (!version)
+        throw new Error(
+          `group ${spec.name}: launch template ${spec.launchTemplate} has no version ${cohort.launchTemplateVersion}`,
+        );
+      const [youngest, oldest] = cohort.ageHours;
+      for (let n = 0; n < cohort.count; n++, placed++) {
+        const ageHours =
+          cohort.count === 1 ? oldest : oldest - ((oldest - youngest) * n) / (cohort.count - 1);
+        const instance = world.addRunningInstance({
+          imageId: version.imageId,
+          instanceType: version.instanceType,
+          availabilityZone: spec.availabilityZones[placed % spec.availabilityZones.length] as string,
+          launchTime: world.clock.now() - Math.round(ageHours * 3600_000),
+          launchTemplate: {
+            launchTemplateId: template.launchTemplateId,
+            launchTemplateName: template.launchTemplateName,
+            version: String(version.versionNumber),
+          },
+          groupName: spec.name,
+          tags: Object.fromEntries([...group.tags]),
         });
+        group.instanceIds.push(instance.instanceId);
+        // Existing instances have long passed their health checks.
+        for (const arn of arns) {
+          world.targetGroups.get(arn)?.targets.set(instance.instanceId, {
+            instanceId: instance.instanceId,
+            state: "healthy",
+            registeredAt: instance.launchTime,
+            okStreak: 100,
+            failStreak: 0,
+          });
+        }
       }
     }
   }
   for (const alarm of scenario.alarms)
     world.alarms.set(alarm.name, { alarmName: alarm.name, state: alarm.state });
+  for (const parameter of scenario.parameters)
+    world.parameters.set(parameter.name, { value: parameter.value, version: 1 });
+  for (const image of scenario.builtImages) world.builtImages.set(image.arn, image);
   return world;
+}
+
+/** The execution input of a scenario that starts one directly. */
+export function runInput(scenario: Scenario): Record<string, unknown> {
+  if (!scenario.run.input) throw new Error(`scenario ${scenario.name} starts no execution directly`);
+  return scenario.run.input;
 }

@@ -1,33 +1,85 @@
-// The embedded default: Phoenix's real handlers and real state machines, talking to a simulated AWS on a
-// simulated clock. Only the clients and the clock differ from a deployed stack.
+// The embedded default: Phoenix's real handlers and real state machines, deployed as serverless.yml says,
+// on a simulated AWS account with a simulated clock. Step Functions executions, EventBridge rules and
+// Lambda invocations are simulated here; everything else AWS does is in local/sim. Only the clients and the
+// clock differ from a deployed stack.
+import { randomUUID } from "node:crypto";
 import { useClients } from "../functions/aws/clients";
 import { useClock } from "../functions/runtime/clock";
-import { config } from "../functions/runtime/config";
+import { config, resetConfig } from "../functions/runtime/config";
 import { buildWorld, type Scenario } from "./scenario";
 import { createSimClients, type SimCall } from "./sim/clients";
 import { type EmbeddedDynamoDb, startEmbeddedDynamoDb } from "./sim/dynamodb";
+import { matchesPattern } from "./sim/event-patterns";
 import { Observer } from "./sim/observer";
 import { SimScheduler } from "./sim/scheduler";
-import type { SimWorld } from "./sim/world";
+import type { Route } from "./sim/services";
+import { SimAwsError, type SimWorld } from "./sim/world";
+import { LOCAL_ACCOUNT, LOCAL_REGION, readStack } from "./stack";
 import {
   type ExecutionEvent,
   type ExecutionOutcome,
+  importHandler,
   importHandlers,
   type LambdaHandler,
   type LoadedStateMachine,
+  lambdaContext,
   loadStateMachine,
+  type RunOptions,
   runExecution,
 } from "./state-machine";
 
-/** A simulated account with Phoenix attached to it. */
+/** A Step Functions execution in the simulated account. */
+export interface SimExecution {
+  executionArn: string;
+  stateMachineArn: string;
+  name: string;
+  input: string;
+  status: "RUNNING" | "SUCCEEDED" | "FAILED" | "ABORTED";
+  output?: string;
+  error?: string;
+  cause?: string;
+  startDate: number;
+  stopDate?: number;
+  outcome?: ExecutionOutcome;
+  done: Promise<ExecutionOutcome>;
+}
+
+/** A Lambda invocation made by an event rule or a schedule. */
+export interface SimInvocation {
+  functionKey: string;
+  at: number;
+  event: unknown;
+  result?: unknown;
+  error?: Error;
+}
+
+/** Options of one execution started directly (tests, npm start). */
+export interface StartOptions {
+  executionName?: string;
+  onEvent?: (event: ExecutionEvent) => void;
+  interceptTask?: RunOptions["interceptTask"];
+}
+
+/** A simulated account with Phoenix deployed on it. */
 export class Simulation {
   readonly observer: Observer;
   readonly journal: SimCall[];
+  readonly executions = new Map<string, SimExecution>();
+  readonly invocations: SimInvocation[] = [];
   private readonly scheduler: SimScheduler;
+  private readonly background = new Set<Promise<unknown>>();
+  private readonly executionListeners: ((event: ExecutionEvent) => void)[] = [];
+  private readonly invocationListeners: ((functionKey: string, result: unknown, error?: Error) => void)[] =
+    [];
   private readonly machines = new Map<
     string,
-    { machine: LoadedStateMachine; handlers: Map<string, LambdaHandler> }
+    Promise<{ machine: LoadedStateMachine; handlers: Map<string, LambdaHandler> }>
   >();
+  /** Intercepts every Task of every execution (fault injection). */
+  interceptTask?: RunOptions["interceptTask"];
+  /** Extra deliveries of every event an EventBridge rule matches (at-least-once delivery). */
+  duplicateDeliveries = 0;
+  private restoreSettings: () => void = () => {};
 
   private constructor(
     readonly world: SimWorld,
@@ -40,47 +92,218 @@ export class Simulation {
     // The seam a real run uses too: the handlers get these clients and this clock.
     useClients({ ...clients.clients, dynamodb: dynamodb.client });
     useClock(() => world.clock.now());
+    world.onPutEvent((event) => this.routeEvent(event));
   }
 
-  /** Builds the scenario's account and attaches Phoenix to it. */
+  /** Builds the scenario's account and deploys Phoenix on it, with the scenario's stack settings. */
   static async fromScenario(scenario: Scenario): Promise<Simulation> {
-    return Simulation.fromWorld(buildWorld(scenario));
+    const saved = Object.fromEntries(Object.keys(scenario.settings).map((name) => [name, process.env[name]]));
+    Object.assign(process.env, scenario.settings);
+    resetConfig();
+    const simulation = await Simulation.fromWorld(buildWorld(scenario));
+    simulation.restoreSettings = () => {
+      for (const [name, value] of Object.entries(saved)) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
+      resetConfig();
+    };
+    return simulation;
   }
 
-  /** Attaches Phoenix to a simulated account (with an embedded DynamoDB for locks and idempotency). */
+  /** Deploys Phoenix on a simulated account (with an embedded DynamoDB for locks, budgets and idempotency). */
   static async fromWorld(world: SimWorld): Promise<Simulation> {
-    const clients = createSimClients(world);
+    let simulation: Simulation | undefined;
+    const clients = createSimClients(
+      world,
+      stepFunctionsRoutes(() => simulation as Simulation),
+    );
     const dynamodb = await startEmbeddedDynamoDb(world, config().PHOENIX_TABLE, clients.journal);
-    return new Simulation(world, clients, dynamodb);
+    simulation = new Simulation(world, clients, dynamodb);
+    return simulation;
   }
 
-  /** Detaches the simulator (the wall clock and default clients come back) and stops its DynamoDB. */
+  /** Detaches the simulator (the wall clock, default clients and settings come back) and stops its DynamoDB. */
   async close(): Promise<void> {
+    await this.idle();
     useClients({});
     useClock();
+    this.restoreSettings();
     await this.dynamodb.close();
   }
 
-  /** Runs one execution of a state machine to its end, in simulated time. */
-  async run(
-    stateMachine: string,
-    input: unknown,
-    options: {
-      executionName?: string;
-      onEvent?: (event: ExecutionEvent) => void;
-      interceptTask?: Parameters<typeof runExecution>[0]["interceptTask"];
-    } = {},
-  ): Promise<ExecutionOutcome> {
-    const { machine, handlers } = await this.load(stateMachine);
+  /** Calls `listener` with the events of every execution (timelines). */
+  onExecutionEvent(listener: (event: ExecutionEvent) => void): void {
+    this.executionListeners.push(listener);
+  }
+
+  /** Calls `listener` after every function invocation made by a rule, a schedule or `invoke`. */
+  onInvocation(listener: (functionKey: string, result: unknown, error?: Error) => void): void {
+    this.invocationListeners.push(listener);
+  }
+
+  /** Runs `action` once `seconds` of simulated time have passed (while executions run, or alone). */
+  at(seconds: number, action: () => unknown): void {
+    const id = this.scheduler.enter();
+    this.track(
+      (async () => {
+        try {
+          await this.scheduler.sleep(id, seconds * 1000);
+          await action();
+        } finally {
+          this.scheduler.leave(id);
+        }
+      })(),
+    );
+  }
+
+  /** Runs one execution of statemachines/<file>.asl.json to its end, in simulated time. */
+  async run(file: string, input: unknown, options: StartOptions = {}): Promise<ExecutionOutcome> {
+    const machine = [...readStack().stateMachines.values()].find((item) => item.file === file);
+    if (!machine) throw new Error(`no state machine statemachines/${file}.asl.json`);
+    return this.startExecution(
+      machine.arn,
+      options.executionName ?? randomUUID(),
+      JSON.stringify(input),
+      options,
+    ).done;
+  }
+
+  /**
+   * StartExecution as Step Functions does it: a name is unique per state machine; the same name and input
+   * while it runs returns the same execution; otherwise a reused name is ExecutionAlreadyExists.
+   */
+  startExecution(
+    stateMachineArn: string,
+    name: string,
+    input: string,
+    options: StartOptions = {},
+  ): SimExecution {
+    const machine = [...readStack().stateMachines.values()].find((item) => item.arn === stateMachineArn);
+    if (!machine)
+      throw new SimAwsError("StateMachineDoesNotExist", `State Machine Does Not Exist: '${stateMachineArn}'`);
+    const executionArn = `${stateMachineArn.replace(":stateMachine:", ":execution:")}:${name}`;
+    const existing = this.executions.get(executionArn);
+    if (existing) {
+      if (existing.status === "RUNNING" && existing.input === input) return existing;
+      throw new SimAwsError("ExecutionAlreadyExists", `Execution Already Exists: '${executionArn}'`);
+    }
+    // Registered before anything awaits, so the clock cannot jump past the start of this execution.
+    const id = this.scheduler.enter();
+    const execution = {
+      executionArn,
+      stateMachineArn,
+      name,
+      input,
+      status: "RUNNING",
+      startDate: this.world.clock.now(),
+    } as SimExecution;
+    execution.done = this.track(
+      this.runMachine(machine.file, id, execution, options).then((outcome) => {
+        Object.assign(execution, {
+          status: outcome.status,
+          output: outcome.output === undefined ? undefined : JSON.stringify(outcome.output),
+          error: outcome.error,
+          cause: outcome.cause,
+          stopDate: this.world.clock.now(),
+          outcome,
+        });
+        return outcome;
+      }),
+    );
+    this.executions.set(executionArn, execution);
+    return execution;
+  }
+
+  /** Puts one event on the simulated default bus (as PutEvents does). */
+  putEvent(event: { source: string; detailType: string; detail: unknown; resources?: string[] }): void {
+    this.world.putEvent({ ...event, eventBusName: "default" });
+  }
+
+  /** Invokes a function the way Lambda would, with the event as given. */
+  async invoke(functionKey: string, event: unknown): Promise<unknown> {
+    const invocation: SimInvocation = { functionKey, at: this.world.clock.now(), event };
+    this.invocations.push(invocation);
     const id = this.scheduler.enter();
     try {
+      const handler = await importHandler(functionKey);
+      invocation.result = await handler(event, lambdaContext(functionKey, randomUUID()));
+      for (const listener of this.invocationListeners) listener(functionKey, invocation.result);
+      return invocation.result;
+    } catch (error) {
+      invocation.error = error as Error;
+      for (const listener of this.invocationListeners) listener(functionKey, undefined, invocation.error);
+      throw error;
+    } finally {
+      this.scheduler.leave(id);
+    }
+  }
+
+  /** A scheduled event, as EventBridge Scheduler / a schedule rule delivers it. */
+  scheduledEvent(): Record<string, unknown> {
+    return {
+      version: "0",
+      id: this.world.random.hex(32),
+      "detail-type": "Scheduled Event",
+      source: "aws.events",
+      account: LOCAL_ACCOUNT,
+      time: new Date(this.world.clock.now()).toISOString().replace(/\.\d{3}Z$/, "Z"),
+      region: LOCAL_REGION,
+      resources: [],
+      detail: {},
+    };
+  }
+
+  /** Resolves when every execution and invocation started so far (and any they started) has ended. */
+  async idle(): Promise<void> {
+    while (this.background.size > 0) await Promise.allSettled([...this.background]);
+  }
+
+  /** Mutating API calls made so far (dry runs must make none). */
+  mutatingCalls(): SimCall[] {
+    return this.journal.filter((call) => call.mutating);
+  }
+
+  private track<T>(work: Promise<T>): Promise<T> {
+    this.background.add(work);
+    const untrack = () => this.background.delete(work);
+    work.then(untrack, untrack);
+    return work;
+  }
+
+  private load(file: string) {
+    let loaded = this.machines.get(file);
+    if (!loaded) {
+      loaded = (async () => {
+        const machine = loadStateMachine(file);
+        return { machine, handlers: await importHandlers(machine) };
+      })();
+      this.machines.set(file, loaded);
+    }
+    return loaded;
+  }
+
+  private async runMachine(
+    file: string,
+    id: number,
+    execution: SimExecution,
+    options: StartOptions,
+  ): Promise<ExecutionOutcome> {
+    try {
+      const { machine, handlers } = await this.load(file);
       return await runExecution({
         machine,
         handlers,
-        input,
-        executionName: options.executionName,
-        onEvent: options.onEvent,
-        interceptTask: options.interceptTask,
+        input: JSON.parse(execution.input),
+        executionName: execution.name,
+        onEvent: (event) => {
+          options.onEvent?.(event);
+          for (const listener of this.executionListeners) listener(event);
+        },
+        interceptTask: options.interceptTask ?? this.interceptTask,
+        integrations: {
+          "arn:aws:states:::states:startExecution.sync:2": (input) => this.startChildAndWait(id, input),
+        },
         time: {
           now: () => this.world.clock.now(),
           sleep: (ms) => this.scheduler.sleep(id, ms),
@@ -92,18 +315,115 @@ export class Simulation {
     }
   }
 
-  /** Mutating API calls made so far (dry runs must make none). */
-  mutatingCalls(): SimCall[] {
-    return this.journal.filter((call) => call.mutating);
+  /** states:startExecution.sync:2 — start a child execution and wait for it; the parent does not hold the clock. */
+  private async startChildAndWait(parentId: number, input: unknown): Promise<unknown> {
+    const { StateMachineArn, Name, Input } = input as {
+      StateMachineArn: string;
+      Name?: string;
+      Input?: unknown;
+    };
+    const child = this.startExecution(
+      StateMachineArn,
+      Name ?? randomUUID(),
+      typeof Input === "string" ? Input : JSON.stringify(Input ?? {}),
+    );
+    this.scheduler.suspend(parentId);
+    try {
+      await child.done;
+    } finally {
+      this.scheduler.resume(parentId);
+    }
+    const description = {
+      ExecutionArn: child.executionArn,
+      StateMachineArn: child.stateMachineArn,
+      Name: child.name,
+      Status: child.status,
+      StartDate: child.startDate,
+      StopDate: child.stopDate,
+      Input: JSON.parse(child.input),
+      Output: child.output === undefined ? undefined : JSON.parse(child.output),
+      Error: child.error,
+      Cause: child.cause,
+    };
+    if (child.status === "SUCCEEDED") return description;
+    throw Object.assign(new Error(JSON.stringify(description)), { name: "States.TaskFailed" });
   }
 
-  private async load(name: string) {
-    let loaded = this.machines.get(name);
-    if (!loaded) {
-      const machine = loadStateMachine(name);
-      loaded = { machine, handlers: await importHandlers(machine) };
-      this.machines.set(name, loaded);
+  /** EventBridge: every function whose rule matches the event gets it (more than once if duplicates are on). */
+  private routeEvent(entry: {
+    source: string;
+    detailType: string;
+    detail: unknown;
+    resources?: string[];
+    id: string;
+    at: number;
+  }): void {
+    const event = {
+      version: "0",
+      id: entry.id,
+      "detail-type": entry.detailType,
+      source: entry.source,
+      account: LOCAL_ACCOUNT,
+      time: new Date(entry.at).toISOString().replace(/\.\d{3}Z$/, "Z"),
+      region: LOCAL_REGION,
+      resources: entry.resources ?? [],
+      detail: entry.detail,
+    };
+    for (const fn of readStack().functions.values()) {
+      const matched = fn.events.some(
+        (trigger) => "eventBridge" in trigger && matchesPattern(trigger.eventBridge.pattern, event),
+      );
+      if (!matched) continue;
+      for (let copy = 0; copy <= this.duplicateDeliveries; copy++) {
+        // Asynchronous invocation: a failure is recorded, as Lambda would after its retries.
+        this.track(this.invoke(fn.key, structuredClone(event)).catch(() => undefined));
+      }
     }
-    return loaded;
   }
+}
+
+/** The simulated Step Functions API, answered by the simulation's executions. */
+function stepFunctionsRoutes(simulation: () => Simulation): Route[] {
+  const describe = (execution: SimExecution) => ({
+    executionArn: execution.executionArn,
+    stateMachineArn: execution.stateMachineArn,
+    name: execution.name,
+    status: execution.status,
+    startDate: new Date(execution.startDate),
+    stopDate: execution.stopDate === undefined ? undefined : new Date(execution.stopDate),
+    input: execution.input,
+    output: execution.output,
+    error: execution.error,
+    cause: execution.cause,
+  });
+  const find = (arn: string) => {
+    const execution = simulation().executions.get(arn);
+    if (!execution) throw new SimAwsError("ExecutionDoesNotExist", `Execution Does Not Exist: '${arn}'`);
+    return execution;
+  };
+  const route = (operation: string, mutating: boolean, answer: Route["answer"]): Route => ({
+    service: "sfn",
+    operation,
+    bucket: "sfn:api",
+    throttleCode: "ThrottlingException",
+    mutating,
+    answer,
+  });
+  return [
+    route("StartExecution", true, (_, input) => {
+      const execution = simulation().startExecution(
+        input.stateMachineArn,
+        input.name ?? randomUUID(),
+        input.input ?? "{}",
+      );
+      return { executionArn: execution.executionArn, startDate: new Date(execution.startDate) };
+    }),
+    route("DescribeExecution", false, (_, input) => describe(find(input.executionArn))),
+    route("ListExecutions", false, (_, input) => ({
+      executions: [...simulation().executions.values()]
+        .filter((execution) => execution.stateMachineArn === input.stateMachineArn)
+        .filter((execution) => !input.statusFilter || execution.status === input.statusFilter)
+        .map(describe),
+    })),
+  ];
 }

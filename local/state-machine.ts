@@ -4,13 +4,11 @@
 import "./polyfills";
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { StateMachine, type StateMachineDefinition } from "aws-local-stepfunctions";
-import { parse as parseYaml } from "yaml";
+import { LOCAL_ACCOUNT, LOCAL_REGION, REPO_ROOT, readStack, stateMachineByFile } from "./stack";
 
-/** The repository root (local/ is one level below it). */
-export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
+export { REPO_ROOT } from "./stack";
 
 // biome-ignore lint/suspicious/noExplicitAny: a Lambda handler takes any event
 export type LambdaHandler = (event: any, context: any) => Promise<unknown>;
@@ -30,10 +28,16 @@ interface AslState {
 
 /** A state machine file made runnable: Fn::GetAtt replaced, and which function each Task calls. */
 export interface LoadedStateMachine {
+  /** The file's name (statemachines/<name>.asl.json). */
   name: string;
+  /** The deployed name and its local ARN. */
+  stateMachineName: string;
+  arn: string;
   definition: StateMachineDefinition;
   /** Task state name -> serverless.yml function key. */
   taskFunctions: Map<string, string>;
+  /** Task state name -> service integration resource (arn:aws:states:::...). */
+  integrationTasks: Map<string, string>;
   /** Wait state name -> its definition, for simulated time. */
   waitStates: Map<string, AslState>;
   /** State name -> the Map state whose iterations contain it. */
@@ -42,12 +46,35 @@ export interface LoadedStateMachine {
 
 /** A dummy Lambda ARN for a function key (the local runner never calls Lambda). */
 export const localFunctionArn = (functionKey: string) =>
-  `arn:aws:lambda:us-east-1:123456789012:function:phoenix-local-${functionKey}`;
+  `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:phoenix-local-${functionKey}`;
 
-/** Loads statemachines/<name>.asl.json and replaces every {"Fn::GetAtt": [fn, "Arn"]} with a dummy ARN. */
+/** Replaces {"Ref": "<state machine id>"} anywhere in a definition with that state machine's local ARN. */
+function replaceRefs(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(replaceRefs);
+  if (value && typeof value === "object") {
+    const ref = (value as { Ref?: string }).Ref;
+    if (typeof ref === "string" && Object.keys(value).length === 1) {
+      const machine = [...readStack().stateMachines.values()].find((item) => item.id === ref);
+      if (!machine) throw new Error(`{"Ref": "${ref}"} names no state machine in serverless.yml`);
+      return machine.arn;
+    }
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, replaceRefs(item)]));
+  }
+  return value;
+}
+
+/**
+ * Loads statemachines/<name>.asl.json: every {"Fn::GetAtt": [fn, "Arn"]} becomes a dummy Lambda ARN and
+ * every {"Ref": <state machine>} that state machine's local ARN.
+ */
 export function loadStateMachine(name: string): LoadedStateMachine {
-  const raw = JSON.parse(readFileSync(join(REPO_ROOT, "statemachines", `${name}.asl.json`), "utf8"));
+  const raw = replaceRefs(
+    JSON.parse(readFileSync(join(REPO_ROOT, "statemachines", `${name}.asl.json`), "utf8")),
+  ) as {
+    States: Record<string, AslState>;
+  };
   const taskFunctions = new Map<string, string>();
+  const integrationTasks = new Map<string, string>();
   const waitStates = new Map<string, AslState>();
   const enclosingMap = new Map<string, string>();
   const visit = (states: Record<string, AslState>, mapName?: string) => {
@@ -58,7 +85,13 @@ export function loadStateMachine(name: string): LoadedStateMachine {
           `${name}: state name ${stateName} is used twice; the local runner maps states by name`,
         );
       }
-      if (state.Type === "Task") {
+      if (
+        state.Type === "Task" &&
+        typeof state.Resource === "string" &&
+        state.Resource.startsWith("arn:aws:states:::")
+      ) {
+        integrationTasks.set(stateName, state.Resource);
+      } else if (state.Type === "Task") {
         const getAtt = (state.Resource as { "Fn::GetAtt"?: [string, string] })?.["Fn::GetAtt"];
         if (!getAtt) throw new Error(`${name}: Task ${stateName} must reference its function as Fn::GetAtt`);
         taskFunctions.set(stateName, getAtt[0]);
@@ -71,36 +104,32 @@ export function loadStateMachine(name: string): LoadedStateMachine {
     }
   };
   visit(raw.States);
-  return { name, definition: raw, taskFunctions, waitStates, enclosingMap };
-}
-
-/** Function key -> handler module path, read from serverless.yml (the deployable is the source of truth). */
-export function readFunctionHandlers(): Map<string, string> {
-  const config = parseYaml(readFileSync(join(REPO_ROOT, "serverless.yml"), "utf8"), {
-    logLevel: "silent",
-  }) as {
-    functions: Record<string, { handler: string }>;
+  const machine = stateMachineByFile(name);
+  return {
+    name,
+    stateMachineName: machine.name,
+    arn: machine.arn,
+    definition: raw as unknown as StateMachineDefinition,
+    taskFunctions,
+    integrationTasks,
+    waitStates,
+    enclosingMap,
   };
-  return new Map(
-    Object.entries(config.functions).map(([key, fn]) => {
-      const match = /^(.*)\.handler$/.exec(fn.handler);
-      if (!match) throw new Error(`serverless.yml: function ${key} must export "handler"`);
-      return [key, `${match[1]}.ts`];
-    }),
-  );
 }
 
 /** Imports the real handler of every function a state machine calls. */
 export async function importHandlers(machine: LoadedStateMachine): Promise<Map<string, LambdaHandler>> {
-  const modules = readFunctionHandlers();
   const handlers = new Map<string, LambdaHandler>();
-  for (const functionKey of new Set(machine.taskFunctions.values())) {
-    const path = modules.get(functionKey);
-    if (!path) throw new Error(`${machine.name} calls ${functionKey}, which serverless.yml does not declare`);
-    const module = (await import(join(REPO_ROOT, path))) as { handler: LambdaHandler };
-    handlers.set(functionKey, module.handler);
-  }
+  for (const functionKey of new Set(machine.taskFunctions.values()))
+    handlers.set(functionKey, await importHandler(functionKey));
   return handlers;
+}
+
+/** Imports the real handler serverless.yml names for a function key. */
+export async function importHandler(functionKey: string): Promise<LambdaHandler> {
+  const fn = readStack().functions.get(functionKey);
+  if (!fn) throw new Error(`serverless.yml declares no function ${functionKey}`);
+  return ((await import(join(REPO_ROOT, fn.module))) as { handler: LambdaHandler }).handler;
 }
 
 /** Simulated time: every Wait and every retry interval sleeps on it instead of on the wall clock. */
@@ -114,6 +143,7 @@ export interface SimulatedTime {
 
 /** One thing the execution did, for live timelines. */
 export interface ExecutionEvent {
+  executionName: string;
   type: string;
   stateName?: string;
   stateType?: string;
@@ -153,6 +183,8 @@ export interface RunOptions {
   onEvent?: (event: ExecutionEvent) => void;
   /** Aborts the execution when signalled (Ctrl-C). */
   signal?: AbortSignal;
+  /** Local implementations of service integrations (arn:aws:states:::...), by resource. */
+  integrations?: Record<string, (input: unknown) => Promise<unknown>>;
   /** Wraps each handler call (fault injection, accounting). */
   interceptTask?: (
     task: { stateName: string; functionKey: string; input: unknown },
@@ -197,7 +229,7 @@ export function readPath(value: unknown, path: string): unknown {
 export async function runExecution(options: RunOptions): Promise<ExecutionOutcome> {
   const { machine, handlers, time } = options;
   const executionName = options.executionName ?? randomUUID();
-  const executionArn = `arn:aws:states:us-east-1:123456789012:execution:${machine.name}:${executionName}`;
+  const executionArn = `${machine.arn.replace(":stateMachine:", ":execution:")}:${executionName}`;
   const clock = () => time?.now() ?? Date.now();
   let lambdaInvocations = 0;
   let lambdaMilliseconds = 0;
@@ -205,20 +237,24 @@ export async function runExecution(options: RunOptions): Promise<ExecutionOutcom
   // Simulated time owed by the Wait or retry that led to the next Task; slept before that Task runs.
   let owedMs = 0;
 
+  /** Everything that must happen before a Task's work runs, simulated or real. */
+  const beforeTask = async (stateName: string) => {
+    // Let the event consumer see the Wait or retry that led here, so simulated time is advanced first.
+    await yieldToEvents();
+    if (time && owedMs > 0) {
+      const ms = owedMs;
+      owedMs = 0;
+      await time.sleep(ms);
+    }
+    const mapName = machine.enclosingMap.get(stateName);
+    if (mapName && failedMaps.has(mapName)) throw siblingFailedError(mapName);
+  };
   const taskHandlers: Record<string, (input: unknown) => Promise<unknown>> = {};
   for (const [stateName, functionKey] of machine.taskFunctions) {
     const handler = handlers.get(functionKey);
     if (!handler) throw new Error(`no handler for ${functionKey}`);
     taskHandlers[stateName] = async (input) => {
-      // Let the event consumer see the Wait or retry that led here, so simulated time is advanced first.
-      await yieldToEvents();
-      if (time && owedMs > 0) {
-        const ms = owedMs;
-        owedMs = 0;
-        await time.sleep(ms);
-      }
-      const mapName = machine.enclosingMap.get(stateName);
-      if (mapName && failedMaps.has(mapName)) throw siblingFailedError(mapName);
+      await beforeTask(stateName);
       lambdaInvocations++;
       const started = clock();
       const call = () => handler(input, lambdaContext(functionKey, executionName));
@@ -231,7 +267,17 @@ export async function runExecution(options: RunOptions): Promise<ExecutionOutcom
       }
     };
   }
+  for (const [stateName, resource] of machine.integrationTasks) {
+    const integration = options.integrations?.[resource];
+    if (!integration)
+      throw new Error(`${machine.name}: no local implementation of ${resource} (state ${stateName})`);
+    taskHandlers[stateName] = async (input) => {
+      await beforeTask(stateName);
+      return integration(input);
+    };
+  }
   const zero = (names: Iterable<string>) => Object.fromEntries([...names].map((name) => [name, 0]));
+  const taskStates = [...machine.taskFunctions.keys(), ...machine.integrationTasks.keys()];
   const stateMachine = new StateMachine(machine.definition, { validationOptions: { checkArn: false } });
   const execution = stateMachine.run(options.input as never, {
     overrides: {
@@ -308,6 +354,7 @@ export async function runExecution(options: RunOptions): Promise<ExecutionOutcom
           break;
       }
       options.onEvent?.({
+        executionName,
         type: event.type,
         stateName: state?.name,
         stateType: state?.type,
@@ -345,7 +392,7 @@ export async function runExecution(options: RunOptions): Promise<ExecutionOutcom
 }
 
 /** A Lambda context object good enough for Powertools and middy. */
-function lambdaContext(functionKey: string, executionName: string) {
+export function lambdaContext(functionKey: string, executionName: string) {
   return {
     functionName: `phoenix-local-${functionKey}`,
     functionVersion: "$LATEST",

@@ -1,5 +1,6 @@
-// A readable live timeline of a simulated run: what Phoenix did (from the state machine's events) and what
-// the simulated AWS did meanwhile (launches, health, draining, terminations), in simulated time.
+// A readable live timeline of a simulated run: what Phoenix did (from its executions' events and its
+// functions' results) and what the simulated AWS did meanwhile (launches, health, draining, terminations),
+// in simulated time, with each group's serving capacity.
 import type { SimLogEntry } from "./sim/model";
 import type { SimWorld } from "./sim/world";
 import type { ExecutionEvent } from "./state-machine";
@@ -28,14 +29,114 @@ const list = (ids: unknown) => (Array.isArray(ids) ? ids.join(", ") : "");
 // biome-ignore lint/suspicious/noExplicitAny: step outputs are read loosely for display only
 type Loose = any;
 
+/** Describes one finished replace-group Task for a person; undefined for steps not worth a line. */
+export function describeReplaceStep(stateName: string, input: Loose, output: Loose): string | undefined {
+  switch (stateName) {
+    case "Plan": {
+      const plan = output?.plan;
+      if (!plan) return undefined;
+      const { capacity, target } = plan;
+      return (
+        `plan: replace ${plan.instancesToReplace} of ${capacity.desired} instances in ${plan.waves.length} waves ` +
+        `(up to ${capacity.batchSize} at a time, floor ${capacity.floor}, surge ${capacity.surge}) onto ${target.launchTemplateName} ` +
+        `version ${target.version} (${target.imageId}); estimate ${formatDuration(plan.estimate.totalSeconds)}` +
+        (output.request?.dryRun ? " [dry run: nothing will change]" : "")
+      );
+    }
+    case "AcquireLock":
+      return undefined;
+    case "Prepare": {
+      const prepared = output?.prepared;
+      return `prepare: pinned launch template version ${prepared.pinnedVersion}, MaxSize ${prepared.maxSize}, MinSize ${prepared.minSize}, suspended ${list(prepared.suspendedByPhoenix) || "nothing"}`;
+    }
+    case "StartWave":
+      return `start: replacing ${list(input.wave.instanceIds)}`;
+    case "DrainFirst":
+    case "ShiftTraffic":
+      return `shift traffic: deregistered ${list(stateName === "DrainFirst" ? input.wave.retireFirst : input.wave.retireAfter)}, draining ${output.drain.nextCheckSeconds}s`;
+    case "RetireFirst":
+    case "Retire": {
+      const result = stateName === "Retire" ? output.retired : output.retiredFirst;
+      const skipped = (result.skipped ?? []).map((item: Loose) => `${item.instanceId} (${item.why})`);
+      return `retire: terminated ${list(result.terminated) || "none"}${skipped.length ? `; skipped ${skipped.join(", ")}` : ""}`;
+    }
+    case "LaunchWave":
+      return `launch ${output.launch.launchCount}: desired capacity ${output.launch.desiredBefore} -> ${output.launch.desiredAfter}`;
+    case "CheckWave": {
+      const readiness = output.readiness;
+      if (readiness.ready) return `ready: ${list(readiness.newInstanceIds)} InService and healthy`;
+      if (readiness.timedOut) return `NOT READY before the timeout: ${readiness.waiting.join("; ")}`;
+      return undefined;
+    }
+    case "ProbeWave":
+    case "ProbeAfterBake": {
+      const verdict = output.verdict;
+      const checks = verdict.checks.map((check: Loose) => check.check).join(", ");
+      if (!verdict.passed) return `probes FAILED: ${verdict.reasons.join("; ")}`;
+      return `probes passed (${checks})${verdict.bakeSeconds > 0 ? `; baking ${verdict.bakeSeconds}s` : ""}`;
+    }
+    case "RollbackWave":
+      return `ROLL BACK: terminated ${list(output.rollback.terminated) || "nothing"}, returned ${list(output.rollback.reregistered) || "nothing"} to service`;
+    case "RestoreGroup": {
+      const update = output.restore.restoration.update;
+      return `restored launch template version ${update.launchTemplate?.version}, min ${update.minSize}, max ${update.maxSize}, desired ${update.desiredCapacity}; resumed ${list(output.restore.restoration.resumeProcesses) || "nothing"}`;
+    }
+    case "Finish":
+      return `finish: ${output.summary.instancesReplaced} instances replaced; MaxSize, MinSize and processes restored`;
+    default:
+      return undefined;
+  }
+}
+
+/** The child's own error from a failed states:startExecution.sync task, whose cause is the child's description. */
+function childFailure(failure: Loose): string {
+  try {
+    const child = JSON.parse(failure?.Cause ?? "");
+    return `${child.Error}: ${child.Cause}`;
+  } catch {
+    return `${failure?.Error}: ${failure?.Cause}`;
+  }
+}
+
+/** Describes one finished image-rollout state for a person. */
+export function describeRolloutStep(stateName: string, input: Loose, output: Loose): string | undefined {
+  switch (stateName) {
+    case "ResolveRollout": {
+      const rollout = output.rollout;
+      const waves = rollout.waves.map(
+        (wave: Loose) =>
+          `wave ${wave.wave}: ${wave.groups.map((group: Loose) => group.groupName).join(", ")}`,
+      );
+      return `rollout of ${rollout.imageId} on channel ${rollout.channel}: ${waves.join("; ") || "no groups"}${rollout.soakSeconds ? `; soaking ${rollout.soakSeconds}s first` : ""}`;
+    }
+    case "PinImage":
+      if (!output.version)
+        return `${input.groupName}: could not pin the image: ${output.failure?.Error}: ${output.failure?.Cause}`;
+      return `${input.groupName}: launch template version ${output.version.version} carries ${output.version.imageId}${output.version.created ? " (new)" : ""}`;
+    case "ReplaceGroup":
+      if (!output.replacement)
+        return `${input.groupName}: replacement FAILED: ${childFailure(output.failure)}`;
+      return `${input.groupName}: replacement ${output.replacement.status.toLowerCase()}`;
+    case "ReportCompleted":
+      return `rollout completed: ${output.report.groups.length} groups on ${output.report.imageId}`;
+    case "ReportHalted":
+      return `rollout HALTED: ${output.report.why}; not started: ${list(output.report.notStarted) || "none"}`;
+    default:
+      return undefined;
+  }
+}
+
 /** Prints one line per Phoenix step and per notable AWS happening, with the group's serving capacity. */
 export class Timeline {
   private readonly startedAt: number;
-  private waves = 0;
+  /** Execution name -> the group it replaces and its number of waves. */
+  private readonly executions = new Map<
+    string,
+    { groupName?: string; waves: number; machine: "replace" | "rollout" }
+  >();
 
   constructor(
     private readonly world: SimWorld,
-    private readonly groupName: string,
     private readonly write: (line: string) => void,
   ) {
     this.startedAt = world.clock.now();
@@ -43,7 +144,6 @@ export class Timeline {
 
   /** Feed it the simulated account's log entries. */
   onWorldLog = (entry: SimLogEntry): void => {
-    if (entry.groupName && entry.groupName !== this.groupName) return;
     const shown: SimLogEntry["kind"][] = [
       "instance-launched",
       "target-healthy",
@@ -52,89 +152,80 @@ export class Timeline {
       "instance-terminated",
       "launch-failed",
     ];
-    if (shown.includes(entry.kind)) this.line(entry.at, "  aws", entry.message);
+    if (shown.includes(entry.kind)) this.line(entry.at, entry.groupName ?? "", "aws", entry.message);
   };
 
-  /** Feed it the execution's events. */
+  /** Feed it the executions' events. */
   onExecutionEvent = (event: ExecutionEvent): void => {
+    const known = this.executions.get(event.executionName);
     if (event.type === "ExecutionFailed") {
-      this.line(event.at, "phoenix", `execution failed: ${event.error}: ${event.cause ?? ""}`);
+      this.line(
+        event.at,
+        known?.groupName ?? "",
+        "phoenix",
+        `execution ${event.executionName} failed: ${event.error}: ${event.cause ?? ""}`,
+      );
       return;
     }
     if (event.type !== "StateExited" || event.stateType !== "Task" || !event.stateName) return;
     const input = event.input as Loose;
     const output = event.output as Loose;
-    const message = this.describe(event.stateName, input, output);
-    if (message) this.line(event.at, this.stepLabel(input), message);
+    if (event.stateName === "Plan") {
+      this.executions.set(event.executionName, {
+        groupName: output?.plan?.groupName,
+        waves: output?.plan?.waves?.length ?? 0,
+        machine: "replace",
+      });
+    } else if (event.stateName === "ResolveRollout") {
+      this.executions.set(event.executionName, { waves: 0, machine: "rollout" });
+    }
+    const execution = this.executions.get(event.executionName);
+    if (execution?.machine === "rollout") {
+      const message = describeRolloutStep(event.stateName, input, output);
+      if (message) this.line(event.at, input?.groupName ?? "", "rollout", message);
+      return;
+    }
+    const message = describeReplaceStep(event.stateName, input, output);
+    const index = input?.wave?.index;
+    const label = typeof index === "number" ? `wave ${index + 1}/${execution?.waves ?? "?"}` : "phoenix";
+    if (message) this.line(event.at, execution?.groupName ?? input?.groupName ?? "", label, message);
   };
 
-  private stepLabel(input: Loose): string {
-    const index = input?.wave?.index;
-    return typeof index === "number" ? `wave ${index + 1}/${this.waves}` : "phoenix";
-  }
-
-  private describe(stateName: string, input: Loose, output: Loose): string | undefined {
-    switch (stateName) {
-      case "Plan": {
-        const plan = output?.plan;
-        if (!plan) return undefined;
-        this.waves = plan.waves.length;
-        const { capacity, target } = plan;
-        return (
-          `plan: replace ${plan.instancesToReplace} of ${capacity.desired} instances in ${plan.waves.length} waves ` +
-          `(up to ${capacity.batchSize} at a time, floor ${capacity.floor}, surge ${capacity.surge}) onto ${target.launchTemplateName} ` +
-          `version ${target.version} (${target.imageId}); estimate ${formatDuration(plan.estimate.totalSeconds)}` +
-          (output.request?.dryRun ? " [dry run: nothing will change]" : "")
+  /** Feed it a function's result (triggers: image events, sweeps). */
+  onInvocation = (functionKey: string, result: Loose, error?: Error): void => {
+    const at = this.world.clock.now();
+    if (error) {
+      this.line(at, "", "trigger", `${functionKey} FAILED: ${error.name}: ${error.message}`);
+      return;
+    }
+    if (functionKey === "onImagePublished") {
+      const image = result?.image;
+      this.line(
+        at,
+        "",
+        "trigger",
+        result?.status === "ignored"
+          ? `image event ignored: ${result.reason}`
+          : `image ${image?.imageId} published on channel ${image?.channel} (${image?.origin}): rollout ${result?.status} as ${result?.executionName}`,
+      );
+    } else if (functionKey === "sweepFleet") {
+      for (const decision of result?.plan?.decisions ?? []) {
+        this.line(
+          at,
+          decision.groupName,
+          "sweep",
+          `${decision.action === "replace" ? "REPLACE" : "skip"}: ${decision.why}`,
         );
       }
-      case "Prepare": {
-        const prepared = output?.prepared;
-        return `prepare: pinned launch template version ${prepared.pinnedVersion}, MaxSize ${prepared.maxSize}, MinSize ${prepared.minSize}, suspended ${list(prepared.suspendedByPhoenix) || "nothing"}`;
-      }
-      case "StartWave":
-        return `start: replacing ${list(input.wave.instanceIds)}`;
-      case "DrainFirst":
-      case "ShiftTraffic":
-        return `shift traffic: deregistered ${list(stateName === "DrainFirst" ? input.wave.retireFirst : input.wave.retireAfter)}, draining ${output.drain.nextCheckSeconds}s`;
-      case "RetireFirst":
-      case "Retire": {
-        const result = stateName === "Retire" ? output.retired : output.retiredFirst;
-        const skipped = (result.skipped ?? []).map((item: Loose) => `${item.instanceId} (${item.why})`);
-        return `retire: terminated ${list(result.terminated) || "none"}${skipped.length ? `; skipped ${skipped.join(", ")}` : ""}`;
-      }
-      case "LaunchWave":
-        return `launch ${output.launch.launchCount}: desired capacity ${output.launch.desiredBefore} -> ${output.launch.desiredAfter}`;
-      case "CheckWave": {
-        const readiness = output.readiness;
-        if (readiness.ready) return `ready: ${list(readiness.newInstanceIds)} InService and healthy`;
-        if (readiness.timedOut) return `NOT READY before the timeout: ${readiness.waiting.join("; ")}`;
-        return undefined;
-      }
-      case "ProbeWave":
-      case "ProbeAfterBake": {
-        const verdict = output.verdict;
-        const checks = verdict.checks.map((check: Loose) => check.check).join(", ");
-        if (!verdict.passed) return `probes FAILED: ${verdict.reasons.join("; ")}`;
-        return `probes passed (${checks})${verdict.bakeSeconds > 0 ? `; baking ${verdict.bakeSeconds}s` : ""}`;
-      }
-      case "RollbackWave":
-        return `ROLL BACK: terminated ${list(output.rollback.terminated) || "nothing"}, returned ${list(output.rollback.reregistered) || "nothing"} to service`;
-      case "RestoreGroup": {
-        const update = output.restore.restoration.update;
-        return `restored launch template version ${update.launchTemplate?.version}, min ${update.minSize}, max ${update.maxSize}, desired ${update.desiredCapacity}; resumed ${list(output.restore.restoration.resumeProcesses) || "nothing"}`;
-      }
-      case "Finish":
-        return `finish: ${output.summary.instancesReplaced} instances replaced; MaxSize, MinSize and processes restored; event Replacement Completed`;
-      default:
-        return undefined;
     }
-  }
+  };
 
-  private line(at: number, label: string, message: string): void {
-    const healthy = this.world.healthyInService(this.groupName).length;
-    const group = this.world.groups.get(this.groupName);
-    this.write(
-      `${clockTime(at - this.startedAt)}  ${label.padEnd(10)} ${message}  [serving ${healthy}/${group?.desiredCapacity ?? "?"}]`,
-    );
+  private line(at: number, groupName: string, label: string, message: string): void {
+    const group = groupName ? this.world.groups.get(groupName) : undefined;
+    const serving = group
+      ? `  [serving ${this.world.healthyInService(groupName).length}/${group.desiredCapacity}]`
+      : "";
+    const where = groupName ? `${groupName} ` : "";
+    this.write(`${clockTime(at - this.startedAt)}  ${`${where}${label}`.padEnd(18)} ${message}${serving}`);
   }
 }

@@ -60,6 +60,24 @@ export async function describeGroup(groupName: string): Promise<GroupSnapshot | 
   return group ? toGroupSnapshot(group) : undefined;
 }
 
+/** Every group tagged phoenix:managed=true (and, if given, on one image channel), following every page. */
+export async function listManagedGroups(channel?: string): Promise<GroupSnapshot[]> {
+  const filters = [{ Name: "tag:phoenix:managed", Values: ["true"] }];
+  if (channel) filters.push({ Name: "tag:phoenix:image-channel", Values: [channel] });
+  const groups: GroupSnapshot[] = [];
+  let nextToken: string | undefined;
+  do {
+    const response = await callAws("DescribeAutoScalingGroups", () =>
+      autoScaling().send(
+        new DescribeAutoScalingGroupsCommand({ Filters: filters, MaxRecords: 100, NextToken: nextToken }),
+      ),
+    );
+    groups.push(...(response.AutoScalingGroups ?? []).map(toGroupSnapshot));
+    nextToken = response.NextToken;
+  } while (nextToken);
+  return groups;
+}
+
 /** Changes a group's launch template version, size limits and/or desired capacity in one call. */
 export async function updateGroup(args: {
   groupName: string;

@@ -14,6 +14,8 @@ export type ClientName =
   | "sfn"
   | "ssm"
   | "dynamodb"
+  | "imageBuilder"
+  | "lambda"
   | "httpProbe";
 
 const created = new Map<ClientName, unknown>();

@@ -1,4 +1,5 @@
 import {
+  CreateLaunchTemplateVersionCommand,
   DescribeInstancesCommand,
   DescribeLaunchTemplateVersionsCommand,
   EC2Client,
@@ -94,5 +95,58 @@ export async function resolveLaunchTemplateVersion(
     launchTemplateName: found.LaunchTemplateName ?? "",
     version: String(found.VersionNumber),
     imageId: found.LaunchTemplateData?.ImageId ?? "",
+  };
+}
+
+/** Marker in the description of launch template versions Phoenix creates for a new image. */
+const PHOENIX_VERSION_MARK = "phoenix: image";
+
+/**
+ * Creates a launch template version that is `sourceVersion` with only the image changed, or returns the
+ * one Phoenix already created for this image (a redelivered event must not create a second).
+ */
+export async function ensureImageVersion(args: {
+  launchTemplateId: string;
+  sourceVersion: string;
+  imageId: string;
+  note: string;
+}): Promise<LaunchTemplateVersion & { created: boolean }> {
+  const existing = await callAws("DescribeLaunchTemplateVersions", () =>
+    ec2().send(
+      new DescribeLaunchTemplateVersionsCommand({
+        LaunchTemplateId: args.launchTemplateId,
+        Filters: [{ Name: "image-id", Values: [args.imageId] }],
+      }),
+    ),
+  );
+  const mine = (existing.LaunchTemplateVersions ?? [])
+    .filter((version) => version.VersionDescription?.startsWith(PHOENIX_VERSION_MARK))
+    .sort((a, b) => (b.VersionNumber ?? 0) - (a.VersionNumber ?? 0))[0];
+  if (mine?.VersionNumber) {
+    return {
+      launchTemplateId: args.launchTemplateId,
+      launchTemplateName: mine.LaunchTemplateName ?? "",
+      version: String(mine.VersionNumber),
+      imageId: args.imageId,
+      created: false,
+    };
+  }
+  const response = await callAws("CreateLaunchTemplateVersion", () =>
+    ec2().send(
+      new CreateLaunchTemplateVersionCommand({
+        LaunchTemplateId: args.launchTemplateId,
+        SourceVersion: args.sourceVersion,
+        VersionDescription: `${PHOENIX_VERSION_MARK} ${args.imageId} (${args.note})`.slice(0, 255),
+        LaunchTemplateData: { ImageId: args.imageId },
+      }),
+    ),
+  );
+  const created = response.LaunchTemplateVersion;
+  return {
+    launchTemplateId: args.launchTemplateId,
+    launchTemplateName: created?.LaunchTemplateName ?? "",
+    version: String(created?.VersionNumber ?? ""),
+    imageId: args.imageId,
+    created: true,
   };
 }

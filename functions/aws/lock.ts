@@ -1,21 +1,42 @@
 import {
-  ConditionalCheckFailedException,
+  BatchGetItemCommand,
   DeleteItemCommand,
-  DynamoDBClient,
   GetItemCommand,
   PutItemCommand,
   UpdateItemCommand,
 } from "@aws-sdk/client-dynamodb";
 import { ReplacementInProgressError } from "../engine/errors";
 import { type GroupLock, groupLockKey } from "../engine/lock";
-import { clientFor, sdkClientDefaults } from "./clients";
+import { conditionalWrite, dynamodb } from "./dynamodb";
 import { callAws } from "./errors";
 
-const dynamodb = () => clientFor("dynamodb", () => new DynamoDBClient(sdkClientDefaults));
-
-const isConditionFailure = (error: unknown) =>
-  error instanceof ConditionalCheckFailedException ||
-  (error as { name?: string }).name === "ConditionalCheckFailedException";
+/** Groups among `groupNames` whose lock is held by an unexpired lease (one BatchGetItem per 100 groups). */
+export async function readLockedGroups(
+  tableName: string,
+  groupNames: string[],
+  now: Date,
+): Promise<Set<string>> {
+  const nowSeconds = Math.floor(now.getTime() / 1000);
+  const locked = new Set<string>();
+  for (let start = 0; start < groupNames.length; start += 100) {
+    let keys: { id: { S: string } }[] = groupNames
+      .slice(start, start + 100)
+      .map((name) => ({ id: { S: groupLockKey(name) } }));
+    while (keys.length > 0) {
+      const response = await callAws("BatchGetItem", () =>
+        dynamodb().send(
+          new BatchGetItemCommand({ RequestItems: { [tableName]: { Keys: keys, ConsistentRead: true } } }),
+        ),
+      );
+      for (const item of response.Responses?.[tableName] ?? []) {
+        if (Number(item.expiresAt?.N ?? 0) >= nowSeconds)
+          locked.add((item.id?.S ?? "").replace(groupLockKey(""), ""));
+      }
+      keys = (response.UnprocessedKeys?.[tableName]?.Keys ?? []) as typeof keys;
+    }
+  }
+  return locked;
+}
 
 /** Reads who holds a group's lock, if anyone. */
 export async function readGroupLock(tableName: string, groupName: string): Promise<GroupLock | undefined> {
@@ -36,19 +57,6 @@ export async function readGroupLock(tableName: string, groupName: string): Promi
     acquiredAt: item.acquiredAt?.S ?? "",
     expiresAt: Number(item.expiresAt?.N ?? 0),
   };
-}
-
-/** Sends a conditional write: true when it was applied, false when its condition did not hold. */
-async function conditionalWrite(operation: string, write: () => Promise<unknown>): Promise<boolean> {
-  return callAws(operation, async () => {
-    try {
-      await write();
-      return true;
-    } catch (error) {
-      if (isConditionFailure(error)) return false;
-      throw error;
-    }
-  });
 }
 
 /**

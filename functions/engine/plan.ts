@@ -81,6 +81,8 @@ export interface ReplacementPlan {
   target: ReplacementTarget;
   /** Settings read before anything changed: rollback restores exactly these. */
   previous: GroupSettings;
+  /** The rollout policy in force (the request's, else the group's phoenix:policy tag, else the defaults). */
+  policy: RolloutPolicy;
   targetGroupArns: string[];
   capacity: CapacityPlan;
   waves: Wave[];
@@ -312,6 +314,7 @@ export function planReplacement(input: PlanInput): ReplacementPlan {
       suspendedProcesses: group.suspendedProcesses,
     },
     targetGroupArns: group.targetGroupArns,
+    policy,
     capacity,
     waves,
     skipped,

@@ -59,6 +59,22 @@ export const RolloutPolicySchema = z
 /** A fully defaulted rollout policy. */
 export type RolloutPolicy = z.infer<typeof RolloutPolicySchema>;
 
+/** Tag on a group holding its rollout policy as JSON, e.g. {"canary":true,"maxSurgePercent":50}. */
+export const POLICY_TAG = "phoenix:policy";
+
+/** A group's rollout policy from its phoenix:policy tag (defaults without one); InvalidInputError names the field. */
+export function groupPolicy(tags: Record<string, string>): RolloutPolicy {
+  const text = tags[POLICY_TAG];
+  if (text === undefined) return RolloutPolicySchema.parse({});
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new InvalidInputError([{ path: POLICY_TAG, message: "is not JSON" }], "group policy");
+  }
+  return parseOrThrow(RolloutPolicySchema, value, `${POLICY_TAG} tag`);
+}
+
 /** Why a replacement was started. */
 export const ReplacementReasonSchema = z.enum(["new-image", "max-age", "drift", "manual"]);
 export type ReplacementReason = z.infer<typeof ReplacementReasonSchema>;
@@ -87,9 +103,12 @@ export const ReplacementRequestSchema = z
       .optional(),
     /** Replace exactly these instances (age sweep, manual); otherwise the plan chooses. */
     instanceIds: z.array(InstanceIdSchema).min(1).max(5000).optional(),
-    policy: RolloutPolicySchema.prefault({}),
+    /** How to roll; without one, the group's phoenix:policy tag, else the defaults. */
+    policy: RolloutPolicySchema.optional(),
     dryRun: z.boolean().default(false),
     requestedBy: z.string().max(256).optional(),
+    /** Set when a parent execution (an image rollout) starts this one; links the two in the console. */
+    AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID: z.string().optional(),
   })
   .strict();
 

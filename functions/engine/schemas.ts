@@ -3,7 +3,7 @@
 // `z.ZodType<T>` annotations keep each schema in step with the engine's TypeScript type.
 import { z } from "zod";
 import type { GroupSettings, ReplacementPlan, Wave } from "./plan";
-import { GroupNameSchema, InstanceIdSchema, ReplacementReasonSchema } from "./policy";
+import { GroupNameSchema, InstanceIdSchema, ReplacementReasonSchema, RolloutPolicySchema } from "./policy";
 import type { LaunchTemplateRef, ReplacementTarget } from "./types";
 import type { WaveLaunch } from "./wave";
 
@@ -45,6 +45,7 @@ export const ReplacementPlanSchema: z.ZodType<ReplacementPlan> = z.object({
   reason: ReplacementReasonSchema,
   target: ReplacementTargetSchema,
   previous: GroupSettingsSchema,
+  policy: RolloutPolicySchema,
   targetGroupArns: z.array(z.string()),
   capacity: z.object({
     desired: count,

@@ -4,7 +4,7 @@ import { describeTargetGroupTimings } from "../aws/elbv2";
 import { readGroupWithInstances } from "../aws/fleet";
 import { LaunchTemplateVersionNotFoundError } from "../engine/errors";
 import { assertReplaceable, planReplacement } from "../engine/plan";
-import { ReplacementRequestSchema } from "../engine/policy";
+import { groupPolicy, ReplacementRequestSchema } from "../engine/policy";
 import type { LaunchTemplateRef } from "../engine/types";
 import { now } from "../runtime/clock";
 import { phoenixHandler } from "../runtime/handler";
@@ -26,7 +26,7 @@ async function planStep({ executionId, request }: z.output<typeof PlanInputSchem
     target,
     reason: request.reason,
     instanceIds: request.instanceIds,
-    policy: request.policy,
+    policy: request.policy ?? groupPolicy(group.tags),
     targetGroups,
     now: now(),
   });

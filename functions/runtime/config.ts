@@ -1,11 +1,57 @@
 import { z } from "zod";
+import { parseDuration, parseRateBudget } from "../engine/durations";
+import { InvalidInputError } from "../engine/errors";
 import { parseOrThrow } from "../engine/policy";
+import type { SweepSettings } from "../engine/sweep";
+import { parseMaintenanceWindow } from "../engine/windows";
+
+const duration = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((text, context) => {
+      const seconds = parseDuration(text);
+      if (seconds === undefined)
+        context.addIssue({ code: "custom", message: `"${text}" is not a duration like 7d or 36h` });
+      return seconds ?? 0;
+    });
 
 const EnvironmentSchema = z.object({
   /** EventBridge bus that receives Phoenix's own events. */
   PHOENIX_EVENT_BUS: z.string().min(1).default("default"),
-  /** DynamoDB table holding group locks and idempotency records (declared in serverless.yml). */
+  /** DynamoDB table holding group locks, budgets and idempotency records (declared in serverless.yml). */
   PHOENIX_TABLE: z.string().min(3),
+  /** ARN of the replace-group state machine (functions that start replacements). */
+  PHOENIX_REPLACE_GROUP_ARN: z.string().startsWith("arn:").optional(),
+  /** ARN of the image-rollout state machine (the image-published trigger). */
+  PHOENIX_IMAGE_ROLLOUT_ARN: z.string().startsWith("arn:").optional(),
+  /** Maximum instance age for groups without a phoenix:max-age tag. */
+  PHOENIX_DEFAULT_MAX_AGE: duration("14d"),
+  /** Instances younger than this are never replaced by a sweep. */
+  PHOENIX_MIN_AGE: duration("1h"),
+  /** Past max age plus this grace an instance is replaced even outside its maintenance window. */
+  PHOENIX_DEADLINE_GRACE: duration("3d"),
+  /** Fleet-wide limit of groups replacing at once (sweeps). */
+  PHOENIX_MAX_CONCURRENT_GROUPS: z.coerce.number().int().min(1).max(1000).default(3),
+  /** Per-group rate budget for sweeps, "count/window". */
+  PHOENIX_RATE_BUDGET: z
+    .string()
+    .default("10/1h")
+    .refine((text) => parseRateBudget(text) !== undefined, "is not a budget like 4/1h"),
+  /** Default maintenance window for sweeps ("" = always open). */
+  PHOENIX_MAINTENANCE_WINDOW: z
+    .string()
+    .default("")
+    .refine(
+      (text) => text === "" || parseMaintenanceWindow(text) !== undefined,
+      'is not like "Mon-Fri 02:00-05:00 Europe/Berlin"',
+    ),
+  /** Seconds to wait after an image is published before any group rolls. */
+  PHOENIX_SOAK_SECONDS: z.coerce.number().int().min(0).max(604_800).default(0),
+  /** The stack's region: an image rollout uses the AMI distributed to it. */
+  AWS_REGION: z.string().min(1).default("us-east-1"),
+  /** Parameter Store path under which golden AMI parameters live: <prefix><channel>. */
+  PHOENIX_GOLDEN_AMI_PREFIX: z.string().startsWith("/").default("/phoenix/golden-ami/"),
 });
 
 /** Settings every function reads from its environment. */
@@ -22,4 +68,29 @@ export function config(): PhoenixConfig {
 /** Forgets the parsed configuration (tests that change the environment). */
 export function resetConfig(): void {
   cached = undefined;
+}
+
+/** A configured value that this function needs, or a clear error naming the variable. */
+export function required<K extends keyof PhoenixConfig>(name: K): NonNullable<PhoenixConfig[K]> {
+  const value = config()[name];
+  if (value === undefined || value === "")
+    throw new InvalidInputError([{ path: name, message: "is not set" }], "environment");
+  return value as NonNullable<PhoenixConfig[K]>;
+}
+
+/** The sweep's settings from the environment. */
+export function sweepSettings(): SweepSettings {
+  const values = config();
+  return {
+    defaultMaxAgeSeconds: values.PHOENIX_DEFAULT_MAX_AGE,
+    minAgeSeconds: values.PHOENIX_MIN_AGE,
+    deadlineGraceSeconds: values.PHOENIX_DEADLINE_GRACE,
+    maxConcurrentGroups: values.PHOENIX_MAX_CONCURRENT_GROUPS,
+    defaultRateBudget: parseRateBudget(values.PHOENIX_RATE_BUDGET) as NonNullable<
+      ReturnType<typeof parseRateBudget>
+    >,
+    defaultWindow: values.PHOENIX_MAINTENANCE_WINDOW
+      ? parseMaintenanceWindow(values.PHOENIX_MAINTENANCE_WINDOW)
+      : undefined,
+  };
 }

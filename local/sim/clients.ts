@@ -3,6 +3,9 @@ import * as CloudWatch from "@aws-sdk/client-cloudwatch";
 import * as EC2 from "@aws-sdk/client-ec2";
 import * as ElasticLoadBalancingV2 from "@aws-sdk/client-elastic-load-balancing-v2";
 import * as EventBridge from "@aws-sdk/client-eventbridge";
+import * as Imagebuilder from "@aws-sdk/client-imagebuilder";
+import * as SFN from "@aws-sdk/client-sfn";
+import * as SSM from "@aws-sdk/client-ssm";
 import { mockClient } from "aws-sdk-client-mock";
 import type { ClientName } from "../../functions/aws/clients";
 import type { HttpProber } from "../../functions/aws/http-probe";
@@ -36,6 +39,14 @@ const SERVICES = {
     Client: EventBridge.EventBridgeClient,
     Exception: EventBridge.EventBridgeServiceException,
   },
+  sfn: { name: "sfn", module: SFN, Client: SFN.SFNClient, Exception: SFN.SFNServiceException },
+  imagebuilder: {
+    name: "imageBuilder",
+    module: Imagebuilder,
+    Client: Imagebuilder.ImagebuilderClient,
+    Exception: Imagebuilder.ImagebuilderServiceException,
+  },
+  ssm: { name: "ssm", module: SSM, Client: SSM.SSMClient, Exception: SSM.SSMServiceException },
 } as const;
 
 /** A call the simulated account answered (or refused), for cost figures and dry-run assertions. */
@@ -85,7 +96,7 @@ export interface SimClients {
  * Real AWS SDK clients whose `send` is answered by the simulated account (aws-sdk-client-mock on each client
  * instance, so nothing else in the process is affected). Phoenix's adapters use them without knowing.
  */
-export function createSimClients(world: SimWorld): SimClients {
+export function createSimClients(world: SimWorld, extraRoutes: Route[] = []): SimClients {
   const journal: SimCall[] = [];
   const clients: Partial<Record<ClientName, unknown>> = {};
   const credentials = { accessKeyId: "SIMULATED", secretAccessKey: "SIMULATED" };
@@ -97,7 +108,7 @@ export function createSimClients(world: SimWorld): SimClients {
         `The simulator does not implement this ${service} call (input ${JSON.stringify(input)})`,
       );
     });
-    for (const route of ROUTES.filter((item) => item.service === service)) {
+    for (const route of [...ROUTES, ...extraRoutes].filter((item) => item.service === service)) {
       const Command = (spec.module as unknown as Record<string, unknown>)[`${route.operation}Command`];
       if (!Command) throw new Error(`No SDK command for ${service}:${route.operation}`);
       stub.on(Command as never).callsFake(async (input: unknown) => {

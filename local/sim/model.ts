@@ -57,6 +57,7 @@ export const DEFAULT_BUCKETS: Record<string, BucketSpec> = {
   "sfn:api": { burst: 100, refillPerSecond: 25 },
   "ssm:api": { burst: 40, refillPerSecond: 20 },
   "dynamodb:api": { burst: 1000, refillPerSecond: 500 },
+  "imagebuilder:api": { burst: 20, refillPerSecond: 10 },
 };
 
 /** A machine image; a bad one boots but its application never answers. */

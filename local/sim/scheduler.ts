@@ -27,6 +27,17 @@ export class SimScheduler {
     this.advanceIfAllAsleep();
   }
 
+  /** Takes an execution out of the count while it waits on something else (a child execution). */
+  suspend(id: number): void {
+    this.active.delete(id);
+    this.advanceIfAllAsleep();
+  }
+
+  /** Counts a suspended execution again. */
+  resume(id: number): void {
+    this.active.add(id);
+  }
+
   /** Puts an execution to sleep for `ms` of simulated time. */
   sleep(id: number, ms: number): Promise<void> {
     if (ms <= 0) return Promise.resolve();

@@ -1,12 +1,12 @@
 // The simulated AWS APIs: each route answers one SDK command from the world's state, with the shapes and
 // the errors the real service uses. Routes are plain functions of (world, input) so the fault-injection
 // campaign and the tests can reason about them without any SDK machinery.
-import type { SimGroup, SimInstance } from "./model";
+import type { SimGroup, SimInstance, SimTemplateVersion } from "./model";
 import { SimAwsError, type SimWorld } from "./world";
 
 /** One simulated API operation. */
 export interface Route {
-  service: "autoscaling" | "ec2" | "elbv2" | "cloudwatch" | "events";
+  service: "autoscaling" | "ec2" | "elbv2" | "cloudwatch" | "events" | "sfn" | "imagebuilder" | "ssm";
   operation: string;
   /** Request bucket the call draws from. */
   bucket: string;
@@ -24,6 +24,9 @@ const THROTTLE = {
   elbv2: "Throttling",
   cloudwatch: "Throttling",
   events: "ThrottlingException",
+  sfn: "ThrottlingException",
+  imagebuilder: "TooManyRequestsException",
+  ssm: "ThrottlingException",
 } as const;
 
 function route(
@@ -352,9 +355,28 @@ const ec2Routes: Route[] = [
   }),
   route("ec2", "DescribeLaunchTemplateVersions", "ec2:describe", false, (world, input) => {
     const template = launchTemplateOf(world, input);
-    const versions = (input.Versions as string[] | undefined) ?? ["$Latest"];
+    const describeVersion = (version: SimTemplateVersion) => ({
+      LaunchTemplateId: template.launchTemplateId,
+      LaunchTemplateName: template.launchTemplateName,
+      VersionNumber: version.versionNumber,
+      DefaultVersion: version.versionNumber === template.defaultVersion,
+      CreateTime: new Date(version.createdAt),
+      VersionDescription: version.description,
+      LaunchTemplateData: { ImageId: version.imageId, InstanceType: version.instanceType },
+    });
+    if (!input.Versions) {
+      const imageFilter = (input.Filters as { Name: string; Values: string[] }[] | undefined)?.find(
+        (filter) => filter.Name === "image-id",
+      );
+      return {
+        LaunchTemplateVersions: [...template.versions.values()]
+          .filter((version) => !imageFilter || imageFilter.Values.includes(version.imageId))
+          .sort((a, b) => b.versionNumber - a.versionNumber)
+          .map(describeVersion),
+      };
+    }
     return {
-      LaunchTemplateVersions: versions.map((version) => {
+      LaunchTemplateVersions: (input.Versions as string[]).map((version) => {
         const resolved = world.resolveVersion(template.launchTemplateId, version);
         if (!resolved) {
           throw new SimAwsError(
@@ -362,19 +384,36 @@ const ec2Routes: Route[] = [
             `Could not find launch template version ${version} for ${template.launchTemplateId}`,
           );
         }
-        return {
-          LaunchTemplateId: template.launchTemplateId,
-          LaunchTemplateName: template.launchTemplateName,
-          VersionNumber: resolved.version.versionNumber,
-          DefaultVersion: resolved.version.versionNumber === template.defaultVersion,
-          CreateTime: new Date(resolved.version.createdAt),
-          VersionDescription: resolved.version.description,
-          LaunchTemplateData: {
-            ImageId: resolved.version.imageId,
-            InstanceType: resolved.version.instanceType,
-          },
-        };
+        return describeVersion(resolved.version);
       }),
+    };
+  }),
+  route("ec2", "CreateLaunchTemplateVersion", "ec2:mutate", true, (world, input) => {
+    const template = launchTemplateOf(world, input);
+    const source = world.resolveVersion(template.launchTemplateId, String(input.SourceVersion ?? "$Latest"));
+    if (!source)
+      throw new SimAwsError(
+        "InvalidLaunchTemplateId.VersionNotFound",
+        `Source version ${input.SourceVersion} not found`,
+      );
+    const versionNumber = template.latestVersion + 1;
+    const version: SimTemplateVersion = {
+      versionNumber,
+      imageId: input.LaunchTemplateData?.ImageId ?? source.version.imageId,
+      instanceType: input.LaunchTemplateData?.InstanceType ?? source.version.instanceType,
+      createdAt: world.clock.now(),
+      description: input.VersionDescription,
+    };
+    template.versions.set(versionNumber, version);
+    template.latestVersion = versionNumber;
+    return {
+      LaunchTemplateVersion: {
+        LaunchTemplateId: template.launchTemplateId,
+        LaunchTemplateName: template.launchTemplateName,
+        VersionNumber: versionNumber,
+        VersionDescription: version.description,
+        LaunchTemplateData: { ImageId: version.imageId, InstanceType: version.instanceType },
+      },
     };
   }),
 ];
@@ -483,24 +522,57 @@ const eventRoutes: Route[] = [
       DetailType: string;
       Detail: string;
       EventBusName?: string;
+      Resources?: string[];
     }[];
     if (entries.length > 10)
       throw new SimAwsError(
         "ValidationException",
         "1 validation error detected: Entries must have at most 10 items",
       );
-    for (const entry of entries) {
-      const detail = JSON.parse(entry.Detail);
-      world.events.push({
-        at: world.clock.now(),
-        source: entry.Source,
-        detailType: entry.DetailType,
-        detail,
-        eventBusName: entry.EventBusName ?? "default",
-      });
-      world.record({ kind: "event", message: `event ${entry.DetailType}` });
-    }
-    return { FailedEntryCount: 0, Entries: entries.map(() => ({ EventId: world.random.hex(32) })) };
+    const ids = entries.map(
+      (entry) =>
+        world.putEvent({
+          source: entry.Source,
+          detailType: entry.DetailType,
+          detail: JSON.parse(entry.Detail),
+          resources: entry.Resources,
+          eventBusName: entry.EventBusName,
+        }).id,
+    );
+    return { FailedEntryCount: 0, Entries: ids.map((EventId) => ({ EventId })) };
+  }),
+];
+
+// ------------------------------------------------------------------ Image Builder and Parameter Store
+
+const imageRoutes: Route[] = [
+  route("imagebuilder", "GetImage", "imagebuilder:api", false, (world, input) => {
+    const image = world.builtImages.get(input.imageBuildVersionArn);
+    if (!image)
+      throw new SimAwsError("ResourceNotFoundException", `Image ${input.imageBuildVersionArn} not found`);
+    return {
+      image: {
+        arn: input.imageBuildVersionArn,
+        name: image.name,
+        version: image.version,
+        state: { status: "AVAILABLE" },
+        tags: image.tags,
+        outputResources: { amis: image.amis.map((ami) => ({ ...ami, accountId: world.accountId })) },
+      },
+    };
+  }),
+  route("ssm", "GetParameter", "ssm:api", false, (world, input) => {
+    const parameter = world.parameters.get(input.Name);
+    if (!parameter) throw new SimAwsError("ParameterNotFound", `Parameter ${input.Name} not found.`);
+    return {
+      Parameter: {
+        Name: input.Name,
+        Type: "String",
+        Value: parameter.value,
+        Version: parameter.version,
+        DataType: "aws:ec2:image",
+      },
+    };
   }),
 ];
 
@@ -511,4 +583,5 @@ export const ROUTES: Route[] = [
   ...elbv2Routes,
   ...cloudWatchRoutes,
   ...eventRoutes,
+  ...imageRoutes,
 ];

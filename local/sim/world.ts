@@ -27,6 +27,17 @@ export class SimAwsError extends Error {
   }
 }
 
+/** An event on a simulated EventBridge bus. */
+export interface SimEvent {
+  id: string;
+  at: number;
+  source: string;
+  detailType: string;
+  detail: unknown;
+  resources?: string[];
+  eventBusName: string;
+}
+
 /** Faults a scenario or the chaos campaign injects into the account. */
 export interface SimFaults {
   /** Share of API calls (0-1) answered with the service's throttling error. */
@@ -69,13 +80,14 @@ export class SimWorld {
   readonly groups = new Map<string, SimGroup>();
   readonly targetGroups = new Map<string, SimTargetGroup>();
   readonly alarms = new Map<string, { alarmName: string; state: string }>();
-  readonly events: {
-    at: number;
-    source: string;
-    detailType: string;
-    detail: unknown;
-    eventBusName: string;
-  }[] = [];
+  readonly events: SimEvent[] = [];
+  /** Parameter Store: name -> value and version. */
+  readonly parameters = new Map<string, { value: string; version: number }>();
+  /** Image Builder images by build version ARN. */
+  readonly builtImages = new Map<
+    string,
+    { name: string; version: string; tags: Record<string, string>; amis: { region: string; image: string }[] }
+  >();
   readonly log: SimLogEntry[] = [];
   readonly faults: SimFaults = { throttleShare: 0, insufficientCapacityLaunches: 0 };
   /** API calls answered, by "service:Operation". */
@@ -87,6 +99,7 @@ export class SimWorld {
   private readonly reconcileScheduled = new Set<string>();
   private readonly listeners: ((entry: SimLogEntry) => void)[] = [];
   private readonly changeListeners: (() => void)[] = [];
+  private readonly eventListeners: ((event: SimEvent) => void)[] = [];
   private ipCounter = 10;
 
   constructor(options: WorldOptions) {
@@ -118,6 +131,31 @@ export class SimWorld {
     this.log.push(full);
     for (const listener of this.listeners) listener(full);
     this.changed();
+  }
+
+  /** Calls `listener` for every event put on a bus (the simulated EventBridge routes them to rules). */
+  onPutEvent(listener: (event: SimEvent) => void): void {
+    this.eventListeners.push(listener);
+  }
+
+  /** Puts an event on a bus (PutEvents, or AWS services announcing something). */
+  putEvent(event: {
+    source: string;
+    detailType: string;
+    detail: unknown;
+    resources?: string[];
+    eventBusName?: string;
+  }): SimEvent {
+    const full: SimEvent = {
+      ...event,
+      eventBusName: event.eventBusName ?? "default",
+      at: this.clock.now(),
+      id: this.random.hex(32),
+    };
+    this.events.push(full);
+    this.record({ kind: "event", message: `event ${event.detailType} from ${event.source}` });
+    for (const listener of this.eventListeners) listener(full);
+    return full;
   }
 
   /** Signals a state change to the change listeners. */

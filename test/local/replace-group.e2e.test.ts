@@ -2,7 +2,7 @@
 // handlers: what a user of Phoenix cares about, checked at every simulated moment.
 import { afterEach, describe, expect, it } from "vitest";
 import type { ReplacementPlan } from "../../functions/engine/plan";
-import { loadScenario, type Scenario } from "../../local/scenario";
+import { loadScenario, runInput, type Scenario } from "../../local/scenario";
 import type { SimWorld } from "../../local/sim/world";
 import { Simulation } from "../../local/simulation";
 import type { ExecutionEvent } from "../../local/state-machine";
@@ -20,7 +20,7 @@ async function run(
   edit(scenario);
   simulation = await Simulation.fromScenario(scenario);
   const { world } = simulation;
-  const groupName = String(scenario.run.input.groupName);
+  const groupName = String(runInput(scenario).groupName);
   const group = world.requireGroup(groupName);
   const before = {
     version: group.launchTemplate.version,
@@ -32,7 +32,7 @@ async function run(
   };
   setup(world);
   const events: ExecutionEvent[] = [];
-  const outcome = await simulation.run("replace-group", scenario.run.input, {
+  const outcome = await simulation.run("replace-group", runInput(scenario), {
     onEvent: (event) => events.push(event),
   });
   // Let AWS finish what it was asked to do (instances shutting down) before judging.
@@ -100,7 +100,7 @@ describe("a new-image replacement on the simulator", () => {
 
   it("keeps the floor when waves must retire instances before launching (no surge, 75% healthy)", async () => {
     const { outcome, observer, groupName, inService, plan } = await run("default", (scenario) => {
-      scenario.run.input.policy = {
+      runInput(scenario).policy = {
         maxSurgePercent: 0,
         minHealthyPercent: 75,
         readiness: { pollSeconds: 10 },
@@ -115,7 +115,7 @@ describe("a new-image replacement on the simulator", () => {
 
   it("a dry run returns the plan and makes no mutating call", async () => {
     const { outcome, world, before, group } = await run("default", (scenario) => {
-      scenario.run.input.dryRun = true;
+      runInput(scenario).dryRun = true;
     });
     expect(outcome.status).toBe("SUCCEEDED");
     expect(outcome.output).toMatchObject({ groupName: "web-prod", instancesToReplace: 12 });
@@ -138,8 +138,8 @@ describe("one replacement per group", () => {
     const scenario = loadScenario("default");
     simulation = await Simulation.fromScenario(scenario);
     const [first, second] = await Promise.all([
-      simulation.run("replace-group", scenario.run.input, { executionName: "first" }),
-      simulation.run("replace-group", scenario.run.input, { executionName: "second" }),
+      simulation.run("replace-group", runInput(scenario), { executionName: "first" }),
+      simulation.run("replace-group", runInput(scenario), { executionName: "second" }),
     ]);
     const isSkipped = (outcome: typeof first) =>
       (outcome.output as { skipped?: boolean } | undefined)?.skipped === true;
@@ -161,9 +161,9 @@ describe("one replacement per group", () => {
   it("a later start runs once the first has finished and released the lock", async () => {
     const scenario = loadScenario("default");
     simulation = await Simulation.fromScenario(scenario);
-    const first = await simulation.run("replace-group", scenario.run.input);
+    const first = await simulation.run("replace-group", runInput(scenario));
     const second = await simulation.run("replace-group", {
-      ...scenario.run.input,
+      ...runInput(scenario),
       reason: "manual",
       policy: { maxSurgePercent: 100 },
     });
@@ -199,7 +199,7 @@ describe("rollback", () => {
   it("an HTTP probe that fails rolls back with the probe's reason", async () => {
     const { outcome, group, before } = await run("default", (scenario) => {
       (scenario.images[1] as { httpStatus: number }).httpStatus = 503;
-      scenario.run.input.policy = { maxSurgePercent: 34, probes: { http: { path: "/health", port: 8080 } } };
+      runInput(scenario).policy = { maxSurgePercent: 34, probes: { http: { path: "/health", port: 8080 } } };
     });
     expect(outcome).toMatchObject({ status: "FAILED", error: "ReplacementRolledBack" });
     expect(outcome.cause).toMatch(/GET \/health returned 503, expected 200/);
@@ -209,7 +209,7 @@ describe("rollback", () => {
 
   const withAlarm = (scenario: Scenario) => {
     scenario.alarms = [{ name: "web-5xx", state: "OK" }];
-    scenario.run.input.policy = { maxSurgePercent: 34, probes: { alarms: ["web-5xx"], bakeSeconds: 120 } };
+    runInput(scenario).policy = { maxSurgePercent: 34, probes: { alarms: ["web-5xx"], bakeSeconds: 120 } };
   };
 
   it("an alarm that fires during the bake time rolls the wave back", async () => {

@@ -204,6 +204,7 @@ describe("API limits and paging", () => {
             desiredCapacity: 1,
             minSize: 1,
             maxSize: 1,
+            instances: [{ count: 1, launchTemplateVersion: "1", ageHours: [5, 5] }],
           }) as (typeof scenario.groups)[0],
       );
     });

@@ -12,6 +12,12 @@ type State = any;
 const files = readdirSync(join(REPO_ROOT, "statemachines")).filter((file) => file.endsWith(".asl.json"));
 const serverless = parseYaml(readFileSync(join(REPO_ROOT, "serverless.yml"), "utf8"), { logLevel: "silent" });
 const functionKeys = new Set(Object.keys(serverless.functions));
+const stateMachineIds = new Set(
+  Object.values(serverless.stepFunctions.stateMachines).map((machine) => (machine as { id: string }).id),
+);
+/** Service integrations the local runner implements. */
+const INTEGRATIONS = ["arn:aws:states:::states:startExecution.sync:2"];
+const isIntegration = (state: State) => typeof state.Resource === "string";
 
 /** Every state of a definition, including those inside Map and Parallel states. */
 function allStates(states: Record<string, State>): [string, State][] {
@@ -26,7 +32,8 @@ function allStates(states: Record<string, State>): [string, State][] {
 describe.each(files)("%s", (file) => {
   const definition = JSON.parse(readFileSync(join(REPO_ROOT, "statemachines", file), "utf8"));
   const states = allStates(definition.States);
-  const tasks = states.filter(([, state]) => state.Type === "Task");
+  const tasks = states.filter(([, state]) => state.Type === "Task" && !isIntegration(state));
+  const integrations = states.filter(([, state]) => state.Type === "Task" && isIntegration(state));
 
   it("is valid Amazon States Language", () => {
     const { isValid, errorsText } = aslValidator(definition, { checkArn: true, checkPaths: true });
@@ -51,9 +58,17 @@ describe.each(files)("%s", (file) => {
     },
   );
 
-  it.each(tasks.map(([name]) => name))("Task %s catches every error", (name) => {
-    const state = tasks.find(([taskName]) => taskName === name)?.[1];
+  it.each([...tasks, ...integrations].map(([name]) => name))("Task %s catches every error", (name) => {
+    const state = [...tasks, ...integrations].find(([taskName]) => taskName === name)?.[1];
     expect(state.Catch?.some((catcher: State) => catcher.ErrorEquals.includes("States.ALL"))).toBe(true);
+  });
+
+  it("uses only service integrations the local runner implements, on state machines of this stack", () => {
+    for (const [name, state] of integrations) {
+      expect(INTEGRATIONS, name).toContain(state.Resource);
+      expect(stateMachineIds.has(state.Parameters.StateMachineArn.Ref), name).toBe(true);
+      expect(state.Retry?.length, name).toBeGreaterThan(0);
+    }
   });
 
   it("references only functions declared in serverless.yml, as Fn::GetAtt", () => {
@@ -73,13 +88,16 @@ describe.each(files)("%s", (file) => {
   });
 });
 
-it("every function in serverless.yml is used by a state machine", () => {
+it("every function in serverless.yml is used by a state machine or triggered by an event", () => {
   const used = new Set(
     files.flatMap((file) =>
       allStates(JSON.parse(readFileSync(join(REPO_ROOT, "statemachines", file), "utf8")).States)
-        .filter(([, state]) => state.Type === "Task")
+        .filter(([, state]) => state.Type === "Task" && !isIntegration(state))
         .map(([, state]) => state.Resource["Fn::GetAtt"][0]),
     ),
   );
-  for (const key of functionKeys) expect(used.has(key), key).toBe(true);
+  for (const [key, fn] of Object.entries(serverless.functions)) {
+    const triggered = ((fn as { events?: unknown[] }).events ?? []).length > 0;
+    expect(used.has(key) || triggered, key).toBe(true);
+  }
 });

@@ -1,0 +1,84 @@
+import { z } from "zod";
+import { publishEvent } from "../aws/events";
+import { describeExecutionIfAny, executionArnOf } from "../aws/stepfunctions";
+import { FailureSchema } from "../engine/schemas";
+import { config, required } from "../runtime/config";
+import { phoenixHandler } from "../runtime/handler";
+import { logger } from "../runtime/observability";
+
+const ReportInputSchema = z.object({
+  executionId: z.string().min(1),
+  outcome: z.enum(["completed", "halted"]),
+  rollout: z
+    .object({
+      channel: z.string(),
+      imageId: z.string(),
+      waves: z.array(
+        z.object({
+          wave: z.number(),
+          groups: z.array(z.object({ groupName: z.string(), executionName: z.string() })),
+        }),
+      ),
+    })
+    .loose(),
+  failure: FailureSchema.optional(),
+});
+
+/**
+ * Tells the fleet how an image rollout ended: "Image Rollout Completed", or "Image Rollout Halted" saying
+ * which groups failed and why (read from their replacement executions) and which never started.
+ */
+async function reportStep(input: z.output<typeof ReportInputSchema>) {
+  const { rollout, executionId } = input;
+  const bus = config().PHOENIX_EVENT_BUS;
+  const groups = rollout.waves.flatMap((wave) => wave.groups.map((group) => ({ ...group, wave: wave.wave })));
+  if (input.outcome === "completed") {
+    const detail = {
+      executionId,
+      channel: rollout.channel,
+      imageId: rollout.imageId,
+      waves: rollout.waves.length,
+      groups: groups.map((group) => group.groupName),
+    };
+    await publishEvent(bus, "Image Rollout Completed", detail);
+    logger.info("image rollout completed", detail);
+    return { ...detail, cause: "" };
+  }
+  const stateMachineArn = required("PHOENIX_REPLACE_GROUP_ARN");
+  const outcomes = [];
+  for (const group of groups) {
+    const execution = await describeExecutionIfAny(executionArnOf(stateMachineArn, group.executionName));
+    outcomes.push({
+      groupName: group.groupName,
+      wave: group.wave,
+      status: execution?.status ?? "NOT_STARTED",
+      error: execution?.error,
+      cause: execution?.cause,
+    });
+  }
+  const failedGroups = outcomes.filter(
+    (outcome) => !["SUCCEEDED", "NOT_STARTED", "RUNNING"].includes(outcome.status),
+  );
+  const notStarted = outcomes
+    .filter((outcome) => outcome.status === "NOT_STARTED")
+    .map((outcome) => outcome.groupName);
+  const haltedAtWave = failedGroups[0]?.wave;
+  const why =
+    failedGroups.length > 0
+      ? `wave ${haltedAtWave} failed: ${failedGroups.map((group) => `${group.groupName} ${group.error ?? group.status}: ${group.cause ?? ""}`).join("; ")}`
+      : `${input.failure?.Error ?? "unknown error"}: ${input.failure?.Cause ?? ""}`;
+  const detail = {
+    executionId,
+    channel: rollout.channel,
+    imageId: rollout.imageId,
+    haltedAtWave,
+    why,
+    groups: outcomes,
+    notStarted,
+  };
+  await publishEvent(bus, "Image Rollout Halted", detail);
+  logger.warn("image rollout halted", { why, notStarted });
+  return { ...detail, cause: `${why} (not started: ${notStarted.join(", ") || "none"})` };
+}
+
+export const handler = phoenixHandler(ReportInputSchema, reportStep);
