@@ -66,10 +66,11 @@ let cached: StackDefinition | undefined;
 /** Reads serverless.yml once. */
 export function readStack(): StackDefinition {
   if (cached) return cached;
-  // biome-ignore lint/suspicious/noExplicitAny: serverless.yml is read as plain YAML
-  const raw = parseYaml(readFileSync(join(REPO_ROOT, "serverless.yml"), "utf8"), {
-    logLevel: "silent",
-  }) as any;
+  const raw = parseYaml(readFileSync(join(REPO_ROOT, "serverless.yml"), "utf8"), { logLevel: "silent" }) as {
+    params?: { default?: Record<string, unknown> };
+    functions: Record<string, { handler: string; events?: FunctionEvent[] }>;
+    stepFunctions: { stateMachines: Record<string, { id: string; name: string; definition: string }> };
+  };
   const params: Record<string, string> = Object.fromEntries(
     Object.entries(raw.params?.default ?? {}).map(([key, value]) => [key, String(value)]),
   );

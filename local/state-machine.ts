@@ -285,7 +285,7 @@ export async function runExecution(options: RunOptions): Promise<ExecutionOutcom
       ...(time
         ? {
             waitTimeOverrides: zero(machine.waitStates.keys()),
-            retryIntervalOverrides: zero(machine.taskFunctions.keys()),
+            retryIntervalOverrides: zero(taskStates),
           }
         : {}),
     },

@@ -36,7 +36,9 @@ export interface RateBudget {
 
 /** Parses "4/1h" (count / duration); undefined when malformed or zero. */
 export function parseRateBudget(text: string): RateBudget | undefined {
-  const [count, window] = text.trim().split("/");
+  const parts = text.trim().split("/");
+  if (parts.length !== 2) return undefined;
+  const [count, window] = parts;
   const windowSeconds = window ? parseDuration(window) : undefined;
   if (!count || !/^\d+$/.test(count) || Number(count) < 1 || !windowSeconds) return undefined;
   return { count: Number(count), windowSeconds, text: text.trim() };
