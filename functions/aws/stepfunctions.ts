@@ -1,6 +1,9 @@
 import {
   DescribeExecutionCommand,
+  GetExecutionHistoryCommand,
+  type HistoryEvent,
   ListExecutionsCommand,
+  ListStateMachinesCommand,
   SFNClient,
   StartExecutionCommand,
 } from "@aws-sdk/client-sfn";
@@ -87,4 +90,39 @@ export async function listRunningExecutions(
     nextToken = response.nextToken;
   } while (nextToken);
   return running;
+}
+
+/** The ARN of a state machine by its name (every page of ListStateMachines); undefined when there is none. */
+export async function findStateMachineArn(name: string): Promise<string | undefined> {
+  let nextToken: string | undefined;
+  do {
+    const response = await callAws("ListStateMachines", () =>
+      sfn().send(new ListStateMachinesCommand({ maxResults: 1000, nextToken })),
+    );
+    const found = response.stateMachines?.find((machine) => machine.name === name);
+    if (found?.stateMachineArn) return found.stateMachineArn;
+    nextToken = response.nextToken;
+  } while (nextToken);
+  return undefined;
+}
+
+/** History events of an execution after `afterId` (every page), for following it live. */
+export async function executionHistorySince(executionArn: string, afterId: number): Promise<HistoryEvent[]> {
+  const events: HistoryEvent[] = [];
+  let nextToken: string | undefined;
+  do {
+    const response = await callAws("GetExecutionHistory", () =>
+      sfn().send(
+        new GetExecutionHistoryCommand({
+          executionArn,
+          maxResults: 1000,
+          nextToken,
+          includeExecutionData: true,
+        }),
+      ),
+    );
+    events.push(...(response.events ?? []).filter((event) => (event.id ?? 0) > afterId));
+    nextToken = response.nextToken;
+  } while (nextToken);
+  return events;
 }

@@ -1,0 +1,135 @@
+// The `phoenix` command for operators and incident responders (npm run phoenix -- <command>).
+// Every command works against the deployed stack (your AWS profile) or, with --local, against the embedded
+// simulated account of a scenario.
+import "../local/env";
+import { writeFileSync } from "node:fs";
+import { Command, Option } from "commander";
+import { InvalidInputError, PhoenixError } from "../functions/engine/errors";
+import { ageHistogram, ageStats, collectAges } from "../functions/engine/fleet-ages";
+import { parseOrThrow, ReplacementRequestSchema } from "../functions/engine/policy";
+import { now } from "../functions/runtime/clock";
+import { sweepSettings } from "../functions/runtime/config";
+import { type Backend, deployedBackend, localBackend } from "./backends";
+import { renderAgeHistogram, renderAgeHtml, renderSweepPlan } from "./render";
+
+const color = process.stdout.isTTY === true && !process.env.NO_COLOR;
+
+interface Target {
+  local?: boolean;
+  scenario: string;
+  stage: string;
+}
+
+const targetOptions = (command: Command) =>
+  command
+    .option("--local", "use the embedded simulated AWS account instead of your AWS profile")
+    .option("--scenario <name-or-file>", "with --local: the scenario whose account to use", "default")
+    .option("--stage <stage>", "the deployed stack's stage", "dev");
+
+async function withBackend<T>(target: Target, work: (backend: Backend) => Promise<T>): Promise<T> {
+  const backend = target.local ? await localBackend(target.scenario) : deployedBackend(target.stage);
+  try {
+    return await work(backend);
+  } finally {
+    await backend.close();
+  }
+}
+
+const program = new Command()
+  .name("phoenix")
+  .description("Replace servers, never patch them.")
+  .showHelpAfterError();
+
+targetOptions(
+  program
+    .command("plan")
+    .description("What the age sweep would do now (read-only): groups, instances, waves, budgets, durations")
+    .option("--json", "print the plan as JSON"),
+).action(async (options: Target & { json?: boolean }) => {
+  const result = await withBackend(options, (backend) => backend.sweepPlan());
+  console.log(options.json ? JSON.stringify(result, null, 2) : renderSweepPlan(result, color).join("\n"));
+});
+
+const fleet = program.command("fleet").description("Questions about the whole managed fleet");
+targetOptions(
+  fleet
+    .command("ages")
+    .description("A histogram of instance ages across managed groups, right now")
+    .option("--json", "print the ages and figures as JSON")
+    .option("--html <file>", "also write a chart a person can open"),
+).action(async (options: Target & { json?: boolean; html?: string }) => {
+  const { inputs, at } = await withBackend(options, async (backend) => ({
+    inputs: await backend.fleet(),
+    at: now(),
+  }));
+  const instances = collectAges(inputs, sweepSettings(), at);
+  const stats = ageStats(instances);
+  const buckets = ageHistogram(instances);
+  if (options.html) writeFileSync(options.html, renderAgeHtml(instances, stats, buckets, at));
+  if (options.json) console.log(JSON.stringify({ at: at.toISOString(), stats, buckets, instances }, null, 2));
+  else console.log(renderAgeHistogram(instances, stats, buckets, color, at).join("\n"));
+  if (options.html && !options.json) console.log(`\nchart written to ${options.html}`);
+});
+
+targetOptions(
+  program
+    .command("replace <group>")
+    .description("Replace the instances of one group (new image, manual refresh), following it live")
+    .addOption(
+      new Option("--reason <reason>", "why")
+        .choices(["new-image", "max-age", "drift", "manual"])
+        .default("manual"),
+    )
+    .option("--target-version <n>", "explicit launch template version to roll onto")
+    .option("--instances <ids>", "comma-separated instance ids to replace (default: the reason decides)")
+    .option("--policy <json>", 'rollout policy as JSON, e.g. {"canary":true,"maxSurgePercent":50}')
+    .option("--dry-run", "return the plan and change nothing"),
+).action(
+  async (
+    group: string,
+    options: Target & {
+      reason: string;
+      targetVersion?: string;
+      instances?: string;
+      policy?: string;
+      dryRun?: boolean;
+    },
+  ) => {
+    let policy: unknown;
+    if (options.policy) {
+      try {
+        policy = JSON.parse(options.policy);
+      } catch {
+        throw new InvalidInputError([{ path: "--policy", message: "is not JSON" }], "option");
+      }
+    }
+    const request = parseOrThrow(
+      ReplacementRequestSchema,
+      {
+        groupName: group,
+        reason: options.reason,
+        targetVersion: options.targetVersion,
+        instanceIds: options.instances?.split(",").map((id) => id.trim()),
+        policy,
+        dryRun: options.dryRun ?? false,
+        requestedBy: `phoenix cli (${process.env.USER ?? "unknown"})`,
+      },
+      "request",
+    );
+    const outcome = await withBackend(options, (backend) =>
+      backend.replace(request, (line) => console.log(line)),
+    );
+    console.log(
+      outcome.status === "SUCCEEDED"
+        ? `\n${outcome.summary}`
+        : `\n${outcome.status}: ${outcome.error}: ${outcome.cause}`,
+    );
+    process.exitCode = outcome.status === "SUCCEEDED" ? 0 : 1;
+  },
+);
+
+program.parseAsync().catch((error: unknown) => {
+  if (error instanceof PhoenixError) console.error(`phoenix: ${error.name}: ${error.message}`);
+  else console.error(`phoenix: ${error instanceof Error ? error.message : String(error)}`);
+  process.exitCode = 2;
+});
