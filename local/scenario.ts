@@ -20,6 +20,13 @@ const ImageSchema = z.object({
   httpStatus: z.number().int().default(200),
 });
 
+const RuleSchema = z.object({
+  protocol: z.string().default("tcp"),
+  fromPort: z.number().int().optional(),
+  toPort: z.number().int().optional(),
+  cidr: z.string(),
+});
+
 const TargetGroupSchema = z.object({
   name: z.string().min(1),
   healthCheckIntervalSeconds: z.number().int().min(5).max(300).default(30),
@@ -75,9 +82,42 @@ export const ScenarioSchema = z
           /** Image of each version, in order (version 1 first). */
           versions: z.array(z.string()).min(1),
           defaultVersion: z.number().int().min(1).default(1),
+          /** Security groups (by name) of the instances it launches. */
+          securityGroups: z.array(z.string()).default(["app"]),
+          /** Instance profile name, if any. */
+          instanceProfile: z.string().optional(),
         }),
       )
       .min(1),
+    /** Security groups of the VPC ("app", allowing the load balancer in and anything out, always exists). */
+    securityGroups: z
+      .array(
+        z.object({
+          name: z.string().min(1),
+          ingress: z.array(RuleSchema).default([]),
+          egress: z.array(RuleSchema).default([{ protocol: "-1", cidr: "0.0.0.0/0" }]),
+        }),
+      )
+      .default([]),
+    instanceProfiles: z.array(z.string()).default([]),
+    /** Open connections of chosen instances (attacker sessions), for the connection-tracking model. */
+    connections: z
+      .array(
+        z.object({
+          group: z.string(),
+          instance: z.number().int().min(0).default(0),
+          peer: z.string(),
+          port: z.number().int(),
+          direction: z.enum(["inbound", "outbound"]),
+        }),
+      )
+      .default([]),
+    /** Elastic IPs associated with chosen instances. */
+    elasticIps: z
+      .array(
+        z.object({ group: z.string(), instance: z.number().int().min(0).default(0), publicIp: z.string() }),
+      )
+      .default([]),
     targetGroups: z.array(TargetGroupSchema).default([]),
     groups: z.array(GroupSchema).min(1),
     alarms: z
@@ -163,8 +203,35 @@ export function buildWorld(scenario: Scenario): SimWorld {
     timing: scenario.timing,
   });
   for (const image of scenario.images) world.images.set(image.imageId, image);
+  const securityGroupIds = new Map<string, string>();
+  const appGroup = {
+    name: "app",
+    ingress: [{ protocol: "tcp", fromPort: 80, toPort: 80, cidr: "10.0.0.0/16" }],
+    egress: [{ protocol: "-1", cidr: "0.0.0.0/0" }],
+  };
+  for (const spec of [appGroup, ...scenario.securityGroups.filter((item) => item.name !== "app")]) {
+    const groupId = world.newId("sg");
+    securityGroupIds.set(spec.name, groupId);
+    world.securityGroups.set(groupId, {
+      groupId,
+      groupName: spec.name,
+      vpcId: world.vpcId,
+      description: spec.name,
+      ingress: spec.ingress,
+      egress: spec.egress,
+      tags: new Map(),
+    });
+  }
+  const profileArn = (name: string) => `arn:aws:iam::${world.accountId}:instance-profile/${name}`;
+  for (const name of scenario.instanceProfiles) world.instanceProfiles.add(profileArn(name));
   for (const template of scenario.launchTemplates) {
     const launchTemplateId = world.newId("lt");
+    const groupIds = template.securityGroups.map((name) => {
+      const id = securityGroupIds.get(name);
+      if (!id) throw new Error(`launch template ${template.name}: no security group named ${name}`);
+      return id;
+    });
+    if (template.instanceProfile) world.instanceProfiles.add(profileArn(template.instanceProfile));
     world.launchTemplates.set(launchTemplateId, {
       launchTemplateId,
       launchTemplateName: template.name,
@@ -178,6 +245,10 @@ export function buildWorld(scenario: Scenario): SimWorld {
             imageId,
             instanceType: template.instanceType,
             createdAt: world.clock.now(),
+            securityGroupIds: groupIds,
+            iamInstanceProfileArn: template.instanceProfile
+              ? profileArn(template.instanceProfile)
+              : undefined,
           },
         ]),
       ),
@@ -253,6 +324,8 @@ export function buildWorld(scenario: Scenario): SimWorld {
           },
           groupName: spec.name,
           tags: Object.fromEntries([...group.tags]),
+          securityGroupIds: version.securityGroupIds,
+          iamInstanceProfileArn: version.iamInstanceProfileArn,
         });
         group.instanceIds.push(instance.instanceId);
         // Existing instances have long passed their health checks.
@@ -267,6 +340,35 @@ export function buildWorld(scenario: Scenario): SimWorld {
         }
       }
     }
+  }
+  const member = (groupName: string, index: number) => {
+    const id = world.groups.get(groupName)?.instanceIds[index];
+    if (!id) throw new Error(`no instance ${index} in group ${groupName}`);
+    return world.requireInstance(id);
+  };
+  for (const [index, connection] of scenario.connections.entries()) {
+    member(connection.group, connection.instance).connections.push({
+      id: `conn-${index}`,
+      peer: connection.peer,
+      port: connection.port,
+      direction: connection.direction,
+      tracked: true,
+      open: true,
+    });
+  }
+  for (const address of scenario.elasticIps) {
+    const instance = member(address.group, address.instance);
+    const eni = instance.networkInterfaces[0];
+    const allocationId = world.newId("eipalloc");
+    const associationId = world.newId("eipassoc");
+    world.addresses.set(allocationId, {
+      allocationId,
+      publicIp: address.publicIp,
+      associationId,
+      instanceId: instance.instanceId,
+      networkInterfaceId: eni?.networkInterfaceId,
+    });
+    if (eni) eni.association = { allocationId, associationId, publicIp: address.publicIp };
   }
   for (const alarm of scenario.alarms)
     world.alarms.set(alarm.name, { alarmName: alarm.name, state: alarm.state });

@@ -16,6 +16,8 @@ export interface SimTiming {
   shuttingDownSeconds: [number, number];
   /** Delay before Auto Scaling retries a failed launch, seconds. */
   launchRetrySeconds: number;
+  /** An EBS snapshot completes after this many seconds per GiB (plus a minute). */
+  snapshotSecondsPerGiB: number;
 }
 
 /** AWS-like defaults from DESIGN.md. */
@@ -27,6 +29,7 @@ export const DEFAULT_TIMING: SimTiming = {
   launchJitter: 0.3,
   shuttingDownSeconds: [10, 30],
   launchRetrySeconds: 10,
+  snapshotSecondsPerGiB: 3,
 };
 
 /** A token bucket: `burst` calls at once, refilled at `refillPerSecond`. */
@@ -58,6 +61,7 @@ export const DEFAULT_BUCKETS: Record<string, BucketSpec> = {
   "ssm:api": { burst: 40, refillPerSecond: 20 },
   "dynamodb:api": { burst: 1000, refillPerSecond: 500 },
   "imagebuilder:api": { burst: 20, refillPerSecond: 10 },
+  "iam:api": { burst: 20, refillPerSecond: 10 },
 };
 
 /** A machine image; a bad one boots but its application never answers. */
@@ -78,6 +82,72 @@ export interface SimTemplateVersion {
   instanceType: string;
   createdAt: number;
   description?: string;
+  securityGroupIds: string[];
+  iamInstanceProfileArn?: string;
+}
+
+/** A security group rule: protocol "-1" is all traffic. */
+export interface SimRule {
+  protocol: string;
+  fromPort?: number;
+  toPort?: number;
+  cidr: string;
+}
+
+export interface SimSecurityGroup {
+  groupId: string;
+  groupName: string;
+  vpcId: string;
+  description: string;
+  ingress: SimRule[];
+  egress: SimRule[];
+  tags: Map<string, string>;
+}
+
+/** A network connection of an instance, for modelling connection tracking. */
+export interface SimConnection {
+  id: string;
+  peer: string;
+  port: number;
+  direction: "inbound" | "outbound";
+  /** Tracked connections survive security group changes; untracked ones end when no rule allows them. */
+  tracked: boolean;
+  open: boolean;
+  closedAt?: number;
+}
+
+export interface SimNetworkInterface {
+  networkInterfaceId: string;
+  privateIpAddress: string;
+  groups: string[];
+  /** Elastic IP association, if any. */
+  association?: { allocationId: string; associationId: string; publicIp: string };
+}
+
+export interface SimVolume {
+  volumeId: string;
+  sizeGiB: number;
+  availabilityZone: string;
+  deviceName: string;
+  deleteOnTermination: boolean;
+}
+
+export interface SimSnapshot {
+  snapshotId: string;
+  volumeId: string;
+  description: string;
+  state: "pending" | "completed";
+  startTime: number;
+  completesAt: number;
+  tags: Map<string, string>;
+}
+
+export interface SimAddress {
+  allocationId: string;
+  publicIp: string;
+  associationId?: string;
+  instanceId?: string;
+  networkInterfaceId?: string;
 }
 
 export interface SimLaunchTemplate {
@@ -109,6 +179,13 @@ export interface SimInstance {
   healthStatus: "Healthy" | "Unhealthy";
   protectedFromScaleIn: boolean;
   disableApiTermination: boolean;
+  shutdownBehavior: "stop" | "terminate";
+  vpcId: string;
+  subnetId: string;
+  networkInterfaces: SimNetworkInterface[];
+  iamInstanceProfile?: { arn: string; associationId: string };
+  volumes: SimVolume[];
+  connections: SimConnection[];
   /** Seen by the observer: when the instance was deregistered and when its draining ended. */
   deregisteredAt?: number;
   drainedAt?: number;
@@ -169,7 +246,14 @@ export interface SimLogEntry {
     | "desired-changed"
     | "group-updated"
     | "processes"
-    | "event";
+    | "event"
+    | "instance-detaching"
+    | "instance-detached"
+    | "security-groups-changed"
+    | "connection-closed"
+    | "snapshot-started"
+    | "snapshot-completed"
+    | "instance-isolated";
   groupName?: string;
   instanceId?: string;
   message: string;

@@ -403,6 +403,9 @@ const ec2Routes: Route[] = [
       instanceType: input.LaunchTemplateData?.InstanceType ?? source.version.instanceType,
       createdAt: world.clock.now(),
       description: input.VersionDescription,
+      securityGroupIds: input.LaunchTemplateData?.SecurityGroupIds ?? source.version.securityGroupIds,
+      iamInstanceProfileArn:
+        input.LaunchTemplateData?.IamInstanceProfile?.Arn ?? source.version.iamInstanceProfileArn,
     };
     template.versions.set(versionNumber, version);
     template.latestVersion = versionNumber;

@@ -3,14 +3,18 @@ import {
   type BucketSpec,
   DEFAULT_BUCKETS,
   DEFAULT_TIMING,
+  type SimAddress,
   type SimGroup,
   type SimImage,
   type SimInstance,
   type SimLaunchTemplate,
   type SimLogEntry,
+  type SimSecurityGroup,
+  type SimSnapshot,
   type SimTarget,
   type SimTargetGroup,
   type SimTiming,
+  type SimVolume,
 } from "./model";
 import { Random } from "./random";
 
@@ -53,6 +57,18 @@ interface Bucket extends BucketSpec {
 
 const ACTIVE_STATES = new Set(["Pending", "Pending:Wait", "Pending:Proceed", "InService"]);
 
+/** What launching an instance takes (from a launch template version, or a scenario). */
+export interface InstanceArgs {
+  imageId: string;
+  instanceType: string;
+  availabilityZone: string;
+  launchTemplate?: SimInstance["launchTemplate"];
+  groupName?: string;
+  tags?: Record<string, string>;
+  securityGroupIds?: string[];
+  iamInstanceProfileArn?: string;
+}
+
 /** Options to build a world. */
 export interface WorldOptions {
   startTime: number;
@@ -74,6 +90,11 @@ export class SimWorld {
   readonly timing: SimTiming;
   readonly region: string;
   readonly accountId = "123456789012";
+  readonly vpcId = "vpc-0a1b2c3d4e5f60789";
+  readonly securityGroups = new Map<string, SimSecurityGroup>();
+  readonly addresses = new Map<string, SimAddress>();
+  readonly instanceProfiles = new Set<string>();
+  readonly snapshots = new Map<string, SimSnapshot>();
   readonly images = new Map<string, SimImage>();
   readonly launchTemplates = new Map<string, SimLaunchTemplate>();
   readonly instances = new Map<string, SimInstance>();
@@ -251,33 +272,8 @@ export class SimWorld {
   // ---------------------------------------------------------------- EC2
 
   /** Creates an instance in pending state and schedules its way to running and to a booted application. */
-  launchInstance(args: {
-    imageId: string;
-    instanceType: string;
-    availabilityZone: string;
-    launchTemplate?: SimInstance["launchTemplate"];
-    groupName?: string;
-    tags?: Record<string, string>;
-  }): SimInstance {
-    const image = this.images.get(args.imageId);
-    const instance: SimInstance = {
-      instanceId: this.newId("i"),
-      imageId: args.imageId,
-      instanceType: args.instanceType,
-      availabilityZone: args.availabilityZone,
-      privateIpAddress: this.nextIp(),
-      launchTime: this.clock.now(),
-      state: "pending",
-      launchTemplate: args.launchTemplate,
-      tags: new Map(Object.entries(args.tags ?? {})),
-      httpStatus: image?.httpStatus ?? 200,
-      groupName: args.groupName,
-      lifecycleState: args.groupName ? "Pending" : undefined,
-      healthStatus: "Healthy",
-      protectedFromScaleIn: false,
-      disableApiTermination: false,
-    };
-    this.instances.set(instance.instanceId, instance);
+  launchInstance(args: InstanceArgs): SimInstance {
+    const instance = this.createInstance(args, { state: "pending", launchTime: this.clock.now() });
     this.record({
       kind: "instance-launched",
       groupName: args.groupName,
@@ -296,33 +292,62 @@ export class SimWorld {
   }
 
   /** Adds an instance that has been running since `launchTime` (scenario set-up). */
-  addRunningInstance(args: {
-    imageId: string;
-    instanceType: string;
-    availabilityZone: string;
-    launchTime: number;
-    launchTemplate?: SimInstance["launchTemplate"];
-    groupName?: string;
-    tags?: Record<string, string>;
-  }): SimInstance {
+  addRunningInstance(args: InstanceArgs & { launchTime: number }): SimInstance {
     const image = this.images.get(args.imageId);
+    return this.createInstance(args, {
+      state: "running",
+      launchTime: args.launchTime,
+      appReadyAt: image?.good === false ? undefined : args.launchTime,
+    });
+  }
+
+  /** An instance with its network interface, root volume and instance profile, as RunInstances makes it. */
+  private createInstance(
+    args: InstanceArgs,
+    at: { state: "pending" | "running"; launchTime: number; appReadyAt?: number },
+  ): SimInstance {
+    const image = this.images.get(args.imageId);
+    const privateIpAddress = this.nextIp();
+    const instanceId = this.newId("i");
+    const volume: SimVolume = {
+      volumeId: this.newId("vol"),
+      sizeGiB: 30,
+      availabilityZone: args.availabilityZone,
+      deviceName: "/dev/xvda",
+      deleteOnTermination: true,
+    };
     const instance: SimInstance = {
-      instanceId: this.newId("i"),
+      instanceId,
       imageId: args.imageId,
       instanceType: args.instanceType,
       availabilityZone: args.availabilityZone,
-      privateIpAddress: this.nextIp(),
-      launchTime: args.launchTime,
-      state: "running",
+      privateIpAddress,
+      launchTime: at.launchTime,
+      state: at.state,
       launchTemplate: args.launchTemplate,
       tags: new Map(Object.entries(args.tags ?? {})),
-      appReadyAt: image?.good === false ? undefined : args.launchTime,
+      appReadyAt: at.appReadyAt,
       httpStatus: image?.httpStatus ?? 200,
       groupName: args.groupName,
-      lifecycleState: args.groupName ? "InService" : undefined,
+      lifecycleState: args.groupName ? (at.state === "running" ? "InService" : "Pending") : undefined,
       healthStatus: "Healthy",
       protectedFromScaleIn: false,
       disableApiTermination: false,
+      shutdownBehavior: "terminate",
+      vpcId: this.vpcId,
+      subnetId: `subnet-${args.availabilityZone.slice(-1)}0000000000000001`,
+      networkInterfaces: [
+        {
+          networkInterfaceId: this.newId("eni"),
+          privateIpAddress,
+          groups: [...(args.securityGroupIds ?? [])],
+        },
+      ],
+      iamInstanceProfile: args.iamInstanceProfileArn
+        ? { arn: args.iamInstanceProfileArn, associationId: this.newId("iip-assoc") }
+        : undefined,
+      volumes: [volume],
+      connections: [],
     };
     this.instances.set(instance.instanceId, instance);
     return instance;
@@ -362,6 +387,7 @@ export class SimWorld {
   /** EC2-level termination: shutting-down now, terminated 10-30 s later. */
   terminateEc2(instance: SimInstance): void {
     if (instance.state === "shutting-down" || instance.state === "terminated") return;
+    for (const connection of instance.connections) connection.open = false;
     instance.state = "shutting-down";
     this.wakeTargets(instance.instanceId);
     const [min, max] = this.timing.shuttingDownSeconds;
@@ -486,6 +512,8 @@ export class SimWorld {
       },
       groupName: group.groupName,
       tags: Object.fromEntries([...group.tags].filter(([key]) => !key.startsWith("aws:"))),
+      securityGroupIds: resolved.version.securityGroupIds,
+      iamInstanceProfileArn: resolved.version.iamInstanceProfileArn,
     });
     instance.protectedFromScaleIn = group.newInstancesProtectedFromScaleIn;
     group.instanceIds.push(instance.instanceId);

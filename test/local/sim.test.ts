@@ -72,6 +72,7 @@ describe("Auto Scaling", () => {
       imageId: "ami-0c1d2e3f4a5b60001",
       instanceType: "t4g.small",
       createdAt: 0,
+      securityGroupIds: [],
     });
     if (template) template.latestVersion = 3;
     w.setDesired(group, 14, "test");
