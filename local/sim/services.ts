@@ -164,6 +164,71 @@ function processNames(input: { ScalingProcesses?: string[] }): string[] {
 }
 
 const autoScalingRoutes: Route[] = [
+  route("autoscaling", "DescribeAutoScalingInstances", "autoscaling:describe", false, (world, input) => ({
+    AutoScalingInstances: (
+      (input.InstanceIds as string[] | undefined) ?? [...world.instances.keys()]
+    ).flatMap((id) => {
+      const instance = world.instances.get(id);
+      if (!instance?.groupName || !world.groups.get(instance.groupName)?.instanceIds.includes(id)) return [];
+      return [
+        {
+          InstanceId: id,
+          AutoScalingGroupName: instance.groupName,
+          AvailabilityZone: instance.availabilityZone,
+          LifecycleState: instance.lifecycleState,
+          HealthStatus: instance.healthStatus === "Healthy" ? "HEALTHY" : "UNHEALTHY",
+          ProtectedFromScaleIn: instance.protectedFromScaleIn,
+          LaunchTemplate: instance.launchTemplate
+            ? {
+                LaunchTemplateId: instance.launchTemplate.launchTemplateId,
+                Version: instance.launchTemplate.version,
+              }
+            : undefined,
+        },
+      ];
+    }),
+  })),
+  route("autoscaling", "SetInstanceProtection", "autoscaling:mutate", true, (world, input) => {
+    for (const id of input.InstanceIds as string[]) {
+      const { group, instance } = groupMember(world, id);
+      if (group.groupName !== input.AutoScalingGroupName)
+        throw new SimAwsError("ValidationError", `Instance ${id} is not in ${input.AutoScalingGroupName}`);
+      instance.protectedFromScaleIn = input.ProtectedFromScaleIn === true;
+    }
+    return {};
+  }),
+  route("autoscaling", "DetachInstances", "autoscaling:mutate", true, (world, input) => {
+    const ids = input.InstanceIds as string[];
+    const members = ids.map((id) => groupMember(world, id));
+    const group = world.requireGroup(input.AutoScalingGroupName);
+    if (members.some((member) => member.group !== group))
+      throw new SimAwsError("ValidationError", "The instance is not part of this Auto Scaling group");
+    if (input.ShouldDecrementDesiredCapacity && group.desiredCapacity - ids.length < group.minSize) {
+      throw new SimAwsError(
+        "ValidationError",
+        `Detaching ${ids.length} instances with decrement would take desired capacity below min size ${group.minSize}`,
+      );
+    }
+    for (const { instance } of members) {
+      if (instance.lifecycleState !== "InService" && instance.lifecycleState !== "Standby") {
+        throw new SimAwsError(
+          "ValidationError",
+          `The instance ${instance.instanceId} is not in InService or Standby (it is ${instance.lifecycleState})`,
+        );
+      }
+    }
+    for (const { instance } of members)
+      world.detachFromGroup(instance, input.ShouldDecrementDesiredCapacity === true);
+    return {
+      Activities: members.map(({ instance }) => ({
+        ActivityId: world.random.hex(32),
+        AutoScalingGroupName: group.groupName,
+        Cause: `Detaching ${instance.instanceId}`,
+        StartTime: new Date(world.clock.now()),
+        StatusCode: "InProgress",
+      })),
+    };
+  }),
   route("autoscaling", "DescribeAutoScalingGroups", "autoscaling:describe", false, (world, input) => {
     const names: string[] | undefined = input.AutoScalingGroupNames;
     const groups = [...world.groups.values()]
@@ -282,15 +347,37 @@ const autoScalingRoutes: Route[] = [
 
 // ------------------------------------------------------------------ EC2
 
-function describeInstance(instance: SimInstance) {
+function describeInstance(world: SimWorld, instance: SimInstance) {
+  const groupRef = (id: string) => ({ GroupId: id, GroupName: world.securityGroups.get(id)?.groupName });
+  const gone = instance.state === "terminated";
   return {
     InstanceId: instance.instanceId,
     ImageId: instance.imageId,
     InstanceType: instance.instanceType,
     LaunchTime: new Date(instance.launchTime),
     State: { Code: EC2_STATE_CODES[instance.state], Name: instance.state },
-    PrivateIpAddress: instance.state === "terminated" ? undefined : instance.privateIpAddress,
+    PrivateIpAddress: gone ? undefined : instance.privateIpAddress,
     Placement: { AvailabilityZone: instance.availabilityZone },
+    VpcId: gone ? undefined : instance.vpcId,
+    SubnetId: gone ? undefined : instance.subnetId,
+    SecurityGroups: gone
+      ? []
+      : [...new Set(instance.networkInterfaces.flatMap((eni) => eni.groups))].map(groupRef),
+    NetworkInterfaces: gone
+      ? []
+      : instance.networkInterfaces.map((eni) => ({
+          NetworkInterfaceId: eni.networkInterfaceId,
+          PrivateIpAddress: eni.privateIpAddress,
+          Groups: eni.groups.map(groupRef),
+          Association: eni.association ? { PublicIp: eni.association.publicIp } : undefined,
+        })),
+    IamInstanceProfile: instance.iamInstanceProfile
+      ? { Arn: instance.iamInstanceProfile.arn, Id: `AIPA${instance.instanceId.slice(2, 18).toUpperCase()}` }
+      : undefined,
+    BlockDeviceMappings: instance.volumes.map((volume) => ({
+      DeviceName: volume.deviceName,
+      Ebs: { VolumeId: volume.volumeId, DeleteOnTermination: volume.deleteOnTermination, Status: "attached" },
+    })),
     Tags: tagList(instance.tags),
   };
 }
@@ -333,7 +420,400 @@ function launchTemplateOf(
   return template;
 }
 
+const securityGroupOf = (world: SimWorld, id: string) => {
+  const group = world.securityGroups.get(id);
+  if (!group) throw new SimAwsError("InvalidGroup.NotFound", `The security group '${id}' does not exist`);
+  return group;
+};
+
+const rulesOf = (
+  permissions: {
+    IpProtocol?: string;
+    FromPort?: number;
+    ToPort?: number;
+    IpRanges?: { CidrIp?: string }[];
+  }[] = [],
+) =>
+  permissions.flatMap((permission) =>
+    (permission.IpRanges ?? []).map((range) => ({
+      protocol: permission.IpProtocol ?? "-1",
+      fromPort: permission.FromPort,
+      toPort: permission.ToPort,
+      cidr: range.CidrIp ?? "0.0.0.0/0",
+    })),
+  );
+
+const permissionsOf = (rules: { protocol: string; fromPort?: number; toPort?: number; cidr: string }[]) =>
+  rules.map((rule) => ({
+    IpProtocol: rule.protocol,
+    FromPort: rule.fromPort,
+    ToPort: rule.toPort,
+    IpRanges: [{ CidrIp: rule.cidr }],
+  }));
+
+const sameRule = (a: { protocol: string; fromPort?: number; toPort?: number; cidr: string }, b: typeof a) =>
+  a.protocol === b.protocol &&
+  a.cidr === b.cidr &&
+  (a.fromPort ?? -1) === (b.fromPort ?? -1) &&
+  (a.toPort ?? -1) === (b.toPort ?? -1);
+
+const tagsOf = (
+  specifications: { ResourceType?: string; Tags?: { Key?: string; Value?: string }[] }[] | undefined,
+  type: string,
+) =>
+  Object.fromEntries(
+    (specifications ?? [])
+      .filter((spec) => spec.ResourceType === type)
+      .flatMap((spec) => (spec.Tags ?? []).map((tag) => [tag.Key ?? "", tag.Value ?? ""])),
+  );
+
+const isolationRoutes: Route[] = [
+  route("ec2", "DescribeSecurityGroups", "ec2:describe", false, (world, input) => {
+    const filters = (input.Filters ?? []) as { Name: string; Values: string[] }[];
+    const ids = input.GroupIds as string[] | undefined;
+    const groups = [...world.securityGroups.values()].filter(
+      (group) =>
+        (!ids || ids.includes(group.groupId)) &&
+        filters.every((filter) => {
+          if (filter.Name === "group-name") return filter.Values.includes(group.groupName);
+          if (filter.Name === "vpc-id") return filter.Values.includes(group.vpcId);
+          if (filter.Name === "group-id") return filter.Values.includes(group.groupId);
+          throw new SimAwsError("InvalidParameterValue", `The filter '${filter.Name}' is invalid`);
+        }),
+    );
+    if (ids) for (const id of ids) securityGroupOf(world, id);
+    return {
+      SecurityGroups: groups.map((group) => ({
+        GroupId: group.groupId,
+        GroupName: group.groupName,
+        VpcId: group.vpcId,
+        Description: group.description,
+        IpPermissions: permissionsOf(group.ingress),
+        IpPermissionsEgress: permissionsOf(group.egress),
+        Tags: tagList(group.tags),
+      })),
+    };
+  }),
+  route("ec2", "CreateSecurityGroup", "ec2:mutate", true, (world, input) => {
+    if (
+      [...world.securityGroups.values()].some(
+        (group) => group.groupName === input.GroupName && group.vpcId === input.VpcId,
+      )
+    ) {
+      throw new SimAwsError(
+        "InvalidGroup.Duplicate",
+        `The security group '${input.GroupName}' already exists for VPC '${input.VpcId}'`,
+      );
+    }
+    const groupId = world.newId("sg");
+    // A new group allows all traffic out and nothing in, as EC2 creates it.
+    world.securityGroups.set(groupId, {
+      groupId,
+      groupName: input.GroupName,
+      vpcId: input.VpcId,
+      description: input.Description,
+      ingress: [],
+      egress: [{ protocol: "-1", cidr: "0.0.0.0/0" }],
+      tags: new Map(Object.entries(tagsOf(input.TagSpecifications, "security-group"))),
+    });
+    return { GroupId: groupId };
+  }),
+  route("ec2", "AuthorizeSecurityGroupIngress", "ec2:mutate", true, (world, input) => {
+    const group = securityGroupOf(world, input.GroupId);
+    for (const rule of rulesOf(input.IpPermissions))
+      if (!group.ingress.some((item) => sameRule(item, rule))) group.ingress.push(rule);
+    return { Return: true };
+  }),
+  route("ec2", "RevokeSecurityGroupEgress", "ec2:mutate", true, (world, input) => {
+    const group = securityGroupOf(world, input.GroupId);
+    const revoked = rulesOf(input.IpPermissions);
+    group.egress = group.egress.filter((rule) => !revoked.some((item) => sameRule(item, rule)));
+    return { Return: true };
+  }),
+  route("ec2", "ModifyNetworkInterfaceAttribute", "ec2:mutate", true, (world, input) => {
+    const instance = [...world.instances.values()].find((item) =>
+      item.networkInterfaces.some((eni) => eni.networkInterfaceId === input.NetworkInterfaceId),
+    );
+    if (!instance)
+      throw new SimAwsError(
+        "InvalidNetworkInterfaceID.NotFound",
+        `The networkInterface ID '${input.NetworkInterfaceId}' does not exist`,
+      );
+    if (input.Groups) world.setInterfaceGroups(instance, input.NetworkInterfaceId, input.Groups);
+    return {};
+  }),
+  route("ec2", "DescribeAddresses", "ec2:describe", false, (world, input) => {
+    const filters = (input.Filters ?? []) as { Name: string; Values: string[] }[];
+    return {
+      Addresses: [...world.addresses.values()]
+        .filter((address) =>
+          filters.every((filter) => {
+            if (filter.Name === "instance-id")
+              return !!address.instanceId && filter.Values.includes(address.instanceId);
+            if (filter.Name === "allocation-id") return filter.Values.includes(address.allocationId);
+            throw new SimAwsError("InvalidParameterValue", `The filter '${filter.Name}' is invalid`);
+          }),
+        )
+        .map((address) => ({
+          AllocationId: address.allocationId,
+          PublicIp: address.publicIp,
+          AssociationId: address.associationId,
+          InstanceId: address.instanceId,
+          NetworkInterfaceId: address.networkInterfaceId,
+          Domain: "vpc",
+        })),
+    };
+  }),
+  route("ec2", "DisassociateAddress", "ec2:mutate", true, (world, input) => {
+    const address = [...world.addresses.values()].find((item) => item.associationId === input.AssociationId);
+    if (!address)
+      throw new SimAwsError(
+        "InvalidAssociationID.NotFound",
+        `The association ID '${input.AssociationId}' does not exist`,
+      );
+    const instance = address.instanceId ? world.instances.get(address.instanceId) : undefined;
+    for (const eni of instance?.networkInterfaces ?? [])
+      if (eni.association?.associationId === input.AssociationId) eni.association = undefined;
+    Object.assign(address, {
+      associationId: undefined,
+      instanceId: undefined,
+      networkInterfaceId: undefined,
+    });
+    return {};
+  }),
+  route("ec2", "AssociateAddress", "ec2:mutate", true, (world, input) => {
+    const address = world.addresses.get(input.AllocationId);
+    if (!address)
+      throw new SimAwsError(
+        "InvalidAllocationID.NotFound",
+        `The allocation ID '${input.AllocationId}' does not exist`,
+      );
+    if (address.associationId)
+      throw new SimAwsError("Resource.AlreadyAssociated", `${input.AllocationId} is already associated`);
+    const instance = [...world.instances.values()].find((item) =>
+      item.networkInterfaces.some((eni) => eni.networkInterfaceId === input.NetworkInterfaceId),
+    );
+    const eni = instance?.networkInterfaces.find(
+      (item) => item.networkInterfaceId === input.NetworkInterfaceId,
+    );
+    if (!instance || !eni)
+      throw new SimAwsError(
+        "InvalidNetworkInterfaceID.NotFound",
+        `The networkInterface ID '${input.NetworkInterfaceId}' does not exist`,
+      );
+    const associationId = world.newId("eipassoc");
+    Object.assign(address, {
+      associationId,
+      instanceId: instance.instanceId,
+      networkInterfaceId: eni.networkInterfaceId,
+    });
+    eni.association = { allocationId: address.allocationId, associationId, publicIp: address.publicIp };
+    return { AssociationId: associationId };
+  }),
+  route("ec2", "DescribeIamInstanceProfileAssociations", "ec2:describe", false, (world, input) => {
+    const filters = (input.Filters ?? []) as { Name: string; Values: string[] }[];
+    const ids = filters.find((filter) => filter.Name === "instance-id")?.Values ?? [
+      ...world.instances.keys(),
+    ];
+    return {
+      IamInstanceProfileAssociations: ids.flatMap((id) => {
+        const profile = world.instances.get(id)?.iamInstanceProfile;
+        return profile
+          ? [
+              {
+                AssociationId: profile.associationId,
+                InstanceId: id,
+                IamInstanceProfile: { Arn: profile.arn },
+                State: "associated",
+              },
+            ]
+          : [];
+      }),
+    };
+  }),
+  route("ec2", "DisassociateIamInstanceProfile", "ec2:mutate", true, (world, input) => {
+    const instance = [...world.instances.values()].find(
+      (item) => item.iamInstanceProfile?.associationId === input.AssociationId,
+    );
+    if (!instance)
+      throw new SimAwsError(
+        "InvalidAssociationID.NotFound",
+        `The association ID '${input.AssociationId}' does not exist`,
+      );
+    instance.iamInstanceProfile = undefined;
+    return {};
+  }),
+  route("ec2", "AssociateIamInstanceProfile", "ec2:mutate", true, (world, input) => {
+    const instance = world.requireInstance(input.InstanceId);
+    const arn =
+      input.IamInstanceProfile?.Arn ??
+      `arn:aws:iam::${world.accountId}:instance-profile/${input.IamInstanceProfile?.Name}`;
+    if (!world.instanceProfiles.has(arn))
+      throw new SimAwsError(
+        "InvalidParameterValue",
+        `Value (${arn}) for parameter iamInstanceProfile.arn is invalid`,
+      );
+    if (instance.iamInstanceProfile)
+      throw new SimAwsError(
+        "IncorrectState",
+        `There is an existing association for instance ${instance.instanceId}`,
+      );
+    instance.iamInstanceProfile = { arn, associationId: world.newId("iip-assoc") };
+    return {
+      IamInstanceProfileAssociation: {
+        AssociationId: instance.iamInstanceProfile.associationId,
+        InstanceId: instance.instanceId,
+      },
+    };
+  }),
+  route("ec2", "ReplaceIamInstanceProfileAssociation", "ec2:mutate", true, (world, input) => {
+    const instance = [...world.instances.values()].find(
+      (item) => item.iamInstanceProfile?.associationId === input.AssociationId,
+    );
+    if (!instance)
+      throw new SimAwsError(
+        "InvalidAssociationID.NotFound",
+        `The association ID '${input.AssociationId}' does not exist`,
+      );
+    const arn =
+      input.IamInstanceProfile?.Arn ??
+      `arn:aws:iam::${world.accountId}:instance-profile/${input.IamInstanceProfile?.Name}`;
+    if (!world.instanceProfiles.has(arn))
+      throw new SimAwsError(
+        "InvalidParameterValue",
+        `Value (${arn}) for parameter iamInstanceProfile.arn is invalid`,
+      );
+    instance.iamInstanceProfile = { arn, associationId: world.newId("iip-assoc") };
+    return {
+      IamInstanceProfileAssociation: {
+        AssociationId: instance.iamInstanceProfile.associationId,
+        InstanceId: instance.instanceId,
+      },
+    };
+  }),
+  route("ec2", "ModifyInstanceAttribute", "ec2:mutate", true, (world, input) => {
+    const instance = world.requireInstance(input.InstanceId);
+    if (input.DisableApiTermination)
+      instance.disableApiTermination = input.DisableApiTermination.Value === true;
+    if (input.InstanceInitiatedShutdownBehavior)
+      instance.shutdownBehavior = input.InstanceInitiatedShutdownBehavior.Value;
+    for (const mapping of (input.BlockDeviceMappings ?? []) as {
+      DeviceName: string;
+      Ebs?: { DeleteOnTermination?: boolean };
+    }[]) {
+      const volume = instance.volumes.find((item) => item.deviceName === mapping.DeviceName);
+      if (!volume)
+        throw new SimAwsError(
+          "InvalidInstanceAttributeValue",
+          `No device named ${mapping.DeviceName} on ${instance.instanceId}`,
+        );
+      if (mapping.Ebs?.DeleteOnTermination !== undefined)
+        volume.deleteOnTermination = mapping.Ebs.DeleteOnTermination;
+    }
+    return {};
+  }),
+  route("ec2", "DescribeInstanceAttribute", "ec2:describe", false, (world, input) => {
+    const instance = world.requireInstance(input.InstanceId);
+    if (input.Attribute === "disableApiTermination")
+      return {
+        InstanceId: instance.instanceId,
+        DisableApiTermination: { Value: instance.disableApiTermination },
+      };
+    if (input.Attribute === "instanceInitiatedShutdownBehavior")
+      return {
+        InstanceId: instance.instanceId,
+        InstanceInitiatedShutdownBehavior: { Value: instance.shutdownBehavior },
+      };
+    throw new SimAwsError(
+      "InvalidParameterValue",
+      `Attribute ${input.Attribute} is not supported by the simulator`,
+    );
+  }),
+  route("ec2", "CreateSnapshot", "ec2:CreateSnapshot", true, (world, input) => {
+    const volume = [...world.instances.values()]
+      .flatMap((instance) => instance.volumes)
+      .find((item) => item.volumeId === input.VolumeId);
+    if (!volume)
+      throw new SimAwsError("InvalidVolume.NotFound", `The volume '${input.VolumeId}' does not exist.`);
+    const snapshot = world.startSnapshot(
+      volume,
+      input.Description ?? "",
+      tagsOf(input.TagSpecifications, "snapshot"),
+    );
+    return {
+      SnapshotId: snapshot.snapshotId,
+      VolumeId: volume.volumeId,
+      State: snapshot.state,
+      StartTime: new Date(snapshot.startTime),
+      VolumeSize: volume.sizeGiB,
+      Tags: tagList(snapshot.tags),
+    };
+  }),
+  route("ec2", "DescribeSnapshots", "ec2:describe", false, (world, input) => {
+    const ids = input.SnapshotIds as string[] | undefined;
+    for (const id of ids ?? [])
+      if (!world.snapshots.has(id))
+        throw new SimAwsError("InvalidSnapshot.NotFound", `The snapshot '${id}' does not exist.`);
+    const snapshots = [...world.snapshots.values()].filter(
+      (snapshot) => !ids || ids.includes(snapshot.snapshotId),
+    );
+    return {
+      Snapshots: snapshots.map((snapshot) => ({
+        SnapshotId: snapshot.snapshotId,
+        VolumeId: snapshot.volumeId,
+        State: snapshot.state,
+        Progress:
+          snapshot.state === "completed"
+            ? "100%"
+            : `${Math.floor((100 * (world.clock.now() - snapshot.startTime)) / (snapshot.completesAt - snapshot.startTime))}%`,
+        StartTime: new Date(snapshot.startTime),
+        Description: snapshot.description,
+        Tags: tagList(snapshot.tags),
+      })),
+    };
+  }),
+  route("ec2", "CreateTags", "ec2:CreateTags", true, (world, input) => {
+    for (const id of input.Resources as string[]) {
+      const tags =
+        world.instances.get(id)?.tags ?? world.snapshots.get(id)?.tags ?? world.securityGroups.get(id)?.tags;
+      if (!tags) throw new SimAwsError("InvalidID", `The ID '${id}' is not valid`);
+      for (const tag of input.Tags as { Key: string; Value?: string }[]) tags.set(tag.Key, tag.Value ?? "");
+    }
+    return {};
+  }),
+  route("ec2", "DeleteTags", "ec2:CreateTags", true, (world, input) => {
+    for (const id of input.Resources as string[]) {
+      const tags = world.instances.get(id)?.tags ?? world.snapshots.get(id)?.tags;
+      for (const tag of (input.Tags ?? []) as { Key: string }[]) tags?.delete(tag.Key);
+    }
+    return {};
+  }),
+  route("ec2", "TerminateInstances", "ec2:TerminateInstances", true, (world, input) => {
+    const instances = (input.InstanceIds as string[]).map((id) => world.requireInstance(id));
+    const protectedOne = instances.find((instance) => instance.disableApiTermination);
+    if (protectedOne) {
+      throw new SimAwsError(
+        "OperationNotPermitted",
+        `The instance '${protectedOne.instanceId}' may not be terminated. Modify its 'disableApiTermination' instance attribute and try again.`,
+      );
+    }
+    const before = instances.map((instance) => instance.state);
+    for (const instance of instances) {
+      if (instance.groupName) world.terminateFromGroup(instance, "TerminateInstances");
+      else world.terminateEc2(instance);
+    }
+    return {
+      TerminatingInstances: instances.map((instance, index) => ({
+        InstanceId: instance.instanceId,
+        PreviousState: { Name: before[index] },
+        CurrentState: { Name: "shutting-down" },
+      })),
+    };
+  }),
+];
+
 const ec2Routes: Route[] = [
+  ...isolationRoutes,
   route("ec2", "DescribeInstances", "ec2:describe", false, (world, input) => {
     const ids: string[] | undefined = input.InstanceIds;
     for (const id of ids ?? []) {
@@ -348,7 +828,7 @@ const ec2Routes: Route[] = [
       Reservations: items.map((instance) => ({
         ReservationId: `r-${instance.instanceId.slice(2)}`,
         OwnerId: world.accountId,
-        Instances: [describeInstance(instance)],
+        Instances: [describeInstance(world, instance)],
       })),
       NextToken: nextToken,
     };

@@ -380,8 +380,137 @@ export class SimWorld {
     return (
       instance.state === "running" &&
       instance.appReadyAt !== undefined &&
-      this.clock.now() >= instance.appReadyAt
+      this.clock.now() >= instance.appReadyAt &&
+      this.acceptsInbound(instance)
     );
+  }
+
+  /** Whether any security group of the instance lets traffic in (health checks, clients). */
+  acceptsInbound(instance: SimInstance): boolean {
+    const groups = instance.networkInterfaces.flatMap((eni) => eni.groups);
+    return groups.length === 0 || groups.some((id) => (this.securityGroups.get(id)?.ingress.length ?? 1) > 0);
+  }
+
+  /** A group allowing all traffic in and out from anywhere: connections under it are not tracked. */
+  allowsAllTraffic(groupId: string): boolean {
+    const group = this.securityGroups.get(groupId);
+    const open = (rules: { protocol: string; cidr: string }[]) =>
+      rules.some((rule) => rule.protocol === "-1" && rule.cidr === "0.0.0.0/0");
+    return !!group && open(group.ingress) && open(group.egress);
+  }
+
+  /**
+   * Changes the security groups of a network interface, with EC2's connection tracking: a connection
+   * tracked under the old groups survives the change even if no new rule allows it; a connection that was
+   * untracked (all traffic allowed) ends at once when the new groups do not allow it. Moving to an
+   * all-traffic group first untracks everything, which is why isolation takes two steps.
+   */
+  setInterfaceGroups(instance: SimInstance, networkInterfaceId: string, groupIds: string[]): void {
+    const eni = instance.networkInterfaces.find((item) => item.networkInterfaceId === networkInterfaceId);
+    if (!eni) {
+      throw new SimAwsError(
+        "InvalidNetworkInterfaceID.NotFound",
+        `The networkInterface ID '${networkInterfaceId}' does not exist`,
+      );
+    }
+    for (const id of groupIds) {
+      const group = this.securityGroups.get(id);
+      if (!group || group.vpcId !== instance.vpcId) {
+        throw new SimAwsError(
+          "InvalidGroup.NotFound",
+          `The security group '${id}' does not exist in VPC '${instance.vpcId}'`,
+        );
+      }
+    }
+    eni.groups = [...groupIds];
+    const allowsAll = groupIds.some((id) => this.allowsAllTraffic(id));
+    const allows = (direction: "inbound" | "outbound") =>
+      groupIds.some((id) => {
+        const group = this.securityGroups.get(id);
+        return ((direction === "inbound" ? group?.ingress : group?.egress) ?? []).length > 0;
+      });
+    for (const connection of instance.connections.filter((item) => item.open)) {
+      if (allowsAll) connection.tracked = false;
+      else if (!connection.tracked && !allows(connection.direction)) {
+        connection.open = false;
+        connection.closedAt = this.clock.now();
+        this.record({
+          kind: "connection-closed",
+          groupName: instance.groupName,
+          instanceId: instance.instanceId,
+          message: `${instance.instanceId}: connection ${connection.direction === "outbound" ? "to" : "from"} ${connection.peer} closed`,
+        });
+      }
+    }
+    this.record({
+      kind: "security-groups-changed",
+      groupName: instance.groupName,
+      instanceId: instance.instanceId,
+      message: `${networkInterfaceId} of ${instance.instanceId} now in ${groupIds.map((id) => this.securityGroups.get(id)?.groupName ?? id).join(", ")}`,
+    });
+    this.wakeTargets(instance.instanceId);
+  }
+
+  /** Starts an EBS snapshot; it completes after a time proportional to the volume's size. */
+  startSnapshot(volume: SimVolume, description: string, tags: Record<string, string>): SimSnapshot {
+    const seconds = 60 + volume.sizeGiB * this.timing.snapshotSecondsPerGiB;
+    const snapshot: SimSnapshot = {
+      snapshotId: this.newId("snap"),
+      volumeId: volume.volumeId,
+      description,
+      state: "pending",
+      startTime: this.clock.now(),
+      completesAt: this.clock.now() + seconds * 1000,
+      tags: new Map(Object.entries(tags)),
+    };
+    this.snapshots.set(snapshot.snapshotId, snapshot);
+    this.record({
+      kind: "snapshot-started",
+      message: `${snapshot.snapshotId} of ${volume.volumeId} started`,
+    });
+    this.clock.scheduleAt(snapshot.completesAt, () => {
+      snapshot.state = "completed";
+      this.record({
+        kind: "snapshot-completed",
+        message: `${snapshot.snapshotId} of ${volume.volumeId} completed`,
+      });
+    });
+    return snapshot;
+  }
+
+  /**
+   * Detaches a member from its group the way Auto Scaling does: Detaching, deregistered from every target
+   * group and drained, then Detached and out of the group (still running). Without a decrement the group
+   * launches a replacement.
+   */
+  detachFromGroup(instance: SimInstance, decrement: boolean): void {
+    const group = instance.groupName ? this.groups.get(instance.groupName) : undefined;
+    if (!group) return;
+    instance.lifecycleState = "Detaching";
+    if (decrement) group.desiredCapacity -= 1;
+    this.record({
+      kind: "instance-detaching",
+      groupName: group.groupName,
+      instanceId: instance.instanceId,
+      message: `${instance.instanceId} Detaching${decrement ? " (decrementing)" : ""}`,
+    });
+    for (const arn of group.targetGroupArns.filter((tg) =>
+      this.targetGroups.get(tg)?.targets.has(instance.instanceId),
+    )) {
+      this.deregisterTarget(arn, instance.instanceId);
+    }
+    this.whenDrained(instance.instanceId, () => {
+      group.instanceIds = group.instanceIds.filter((id) => id !== instance.instanceId);
+      instance.lifecycleState = "Detached";
+      instance.groupName = undefined;
+      this.record({
+        kind: "instance-detached",
+        groupName: group.groupName,
+        instanceId: instance.instanceId,
+        message: `${instance.instanceId} Detached from ${group.groupName}`,
+      });
+      if (!decrement) this.scheduleReconcile(group);
+    });
   }
 
   /** EC2-level termination: shutting-down now, terminated 10-30 s later. */
