@@ -13,17 +13,24 @@ export { REPO_ROOT } from "./stack";
 // biome-ignore lint/suspicious/noExplicitAny: a Lambda handler takes any event
 export type LambdaHandler = (event: any, context: any) => Promise<unknown>;
 
+/** States and where they start (a state machine, a Map's iterations, a Parallel's branch). */
+interface AslScope {
+  StartAt: string;
+  States: Record<string, AslState>;
+}
+
 /** An ASL state as far as the runner needs to read it. */
 interface AslState {
   Type: string;
+  Next?: string;
   Resource?: unknown;
   Seconds?: number;
   SecondsPath?: string;
   Timestamp?: string;
   TimestampPath?: string;
-  ItemProcessor?: { States: Record<string, AslState> };
-  Iterator?: { States: Record<string, AslState> };
-  Branches?: { States: Record<string, AslState> }[];
+  ItemProcessor?: AslScope;
+  Iterator?: AslScope;
+  Branches?: AslScope[];
 }
 
 /** A state machine file made runnable: Fn::GetAtt replaced, and which function each Task calls. */
@@ -40,7 +47,9 @@ export interface LoadedStateMachine {
   integrationTasks: Map<string, string>;
   /** Wait state name -> its definition, for simulated time. */
   waitStates: Map<string, AslState>;
-  /** State name -> the Map state whose iterations contain it. */
+  /** Wait state name -> the Tasks that run first after it (through Maps and Parallels). */
+  tasksAfterWait: Map<string, string[]>;
+  /** State name -> the Map or Parallel state whose iterations or branches contain it. */
   enclosingMap: Map<string, string>;
 }
 
@@ -77,8 +86,10 @@ export function loadStateMachine(name: string): LoadedStateMachine {
   const integrationTasks = new Map<string, string>();
   const waitStates = new Map<string, AslState>();
   const enclosingMap = new Map<string, string>();
+  const scopes = new Map<string, Record<string, AslState>>();
   const visit = (states: Record<string, AslState>, mapName?: string) => {
     for (const [stateName, state] of Object.entries(states)) {
+      scopes.set(stateName, states);
       if (mapName) enclosingMap.set(stateName, mapName);
       if (taskFunctions.has(stateName) || waitStates.has(stateName)) {
         throw new Error(
@@ -100,10 +111,33 @@ export function loadStateMachine(name: string): LoadedStateMachine {
       if (state.Type === "Wait") waitStates.set(stateName, state);
       if (state.ItemProcessor) visit(state.ItemProcessor.States, stateName);
       if (state.Iterator) visit(state.Iterator.States, stateName);
-      for (const branch of state.Branches ?? []) visit(branch.States, mapName);
+      for (const branch of state.Branches ?? []) visit(branch.States, stateName);
     }
   };
   visit(raw.States);
+  // Simulated time cannot make a Wait itself last: the Tasks that follow it wait instead. So every Wait
+  // must lead straight to Tasks (through Maps and Parallels), which is checked here, at load.
+  const firstTasks = (stateName: string, states: Record<string, AslState>): string[] => {
+    const state = states[stateName];
+    if (!state) throw new Error(`${name}: no state ${stateName}`);
+    if (state.Type === "Task") return [stateName];
+    const inner = state.ItemProcessor ?? state.Iterator;
+    if (inner) return firstTasks((inner as { StartAt: string }).StartAt, inner.States);
+    if (state.Branches)
+      return state.Branches.flatMap((branch) =>
+        firstTasks((branch as { StartAt: string }).StartAt, branch.States),
+      );
+    throw new Error(
+      `${name}: the local runner needs a Task (or a Map or Parallel starting with one) after a Wait; ${stateName} is a ${state.Type}`,
+    );
+  };
+  const tasksAfterWait = new Map<string, string[]>();
+  for (const [waitName, wait] of waitStates) {
+    tasksAfterWait.set(
+      waitName,
+      firstTasks((wait as { Next: string }).Next, scopes.get(waitName) ?? raw.States),
+    );
+  }
   const machine = stateMachineByFile(name);
   return {
     name,
@@ -113,6 +147,7 @@ export function loadStateMachine(name: string): LoadedStateMachine {
     taskFunctions,
     integrationTasks,
     waitStates,
+    tasksAfterWait,
     enclosingMap,
   };
 }
@@ -234,18 +269,17 @@ export async function runExecution(options: RunOptions): Promise<ExecutionOutcom
   let lambdaInvocations = 0;
   let lambdaMilliseconds = 0;
   const failedMaps = new Set<string>();
-  // Simulated time owed by the Wait or retry that led to the next Task; slept before that Task runs.
-  let owedMs = 0;
+  // A Wait or a retry interval passes instantly in the runner; the Tasks after it sleep until this time.
+  const notBefore = new Map<string, number>();
+  const holdUntil = (taskState: string, at: number) =>
+    notBefore.set(taskState, Math.max(notBefore.get(taskState) ?? 0, at));
 
   /** Everything that must happen before a Task's work runs, simulated or real. */
   const beforeTask = async (stateName: string) => {
     // Let the event consumer see the Wait or retry that led here, so simulated time is advanced first.
     await yieldToEvents();
-    if (time && owedMs > 0) {
-      const ms = owedMs;
-      owedMs = 0;
-      await time.sleep(ms);
-    }
+    const wakeAt = notBefore.get(stateName) ?? 0;
+    if (time && wakeAt > time.now()) await time.sleep(wakeAt - time.now());
     const mapName = machine.enclosingMap.get(stateName);
     if (mapName && failedMaps.has(mapName)) throw siblingFailedError(mapName);
   };
@@ -308,7 +342,7 @@ export async function runExecution(options: RunOptions): Promise<ExecutionOutcom
       if (mapName && failedMaps.has(mapName)) continue;
       switch (event.type) {
         case "StateEntered":
-          if (state?.type === "Map") failedMaps.delete(state.name);
+          if (state?.type === "Map" || state?.type === "Parallel") failedMaps.delete(state.name);
           stateTransitions++;
           // Entered, plus scheduled/started/result for a Lambda task, plus MapStateStarted for a Map.
           historyEvents += state?.type === "Task" ? 4 : state?.type === "Map" ? 2 : 1;
@@ -317,7 +351,9 @@ export async function runExecution(options: RunOptions): Promise<ExecutionOutcom
           historyEvents += state?.type === "Map" ? 2 : 1;
           if (time && state?.type === "Wait") {
             const definition = machine.waitStates.get(state.name);
-            if (definition) owedMs += waitSeconds(definition, state.input, time.now()) * 1000;
+            const wakeAt =
+              time.now() + (definition ? waitSeconds(definition, state.input, time.now()) * 1000 : 0);
+            for (const task of machine.tasksAfterWait.get(state.name) ?? []) holdUntil(task, wakeAt);
           }
           break;
         case "StateRetried": {
@@ -327,11 +363,13 @@ export async function runExecution(options: RunOptions): Promise<ExecutionOutcom
             const { retrier, attempt } = event.retry;
             const base = (retrier.IntervalSeconds ?? 1) * (retrier.BackoffRate ?? 2) ** (attempt - 1);
             const capped = Math.min(base, retrier.MaxDelaySeconds ?? Number.POSITIVE_INFINITY);
-            owedMs += (retrier.JitterStrategy === "FULL" ? capped * time.random() : capped) * 1000;
+            const delayMs = (retrier.JitterStrategy === "FULL" ? capped * time.random() : capped) * 1000;
+            if (state) holdUntil(state.name, time.now() + delayMs);
           }
           break;
         }
         case "MapIterationFailed":
+        case "ParallelBranchFailed":
           failedMaps.add(event.parentState.name);
           historyEvents++;
           break;

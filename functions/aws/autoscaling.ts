@@ -2,8 +2,11 @@ import {
   AutoScalingClient,
   type AutoScalingGroup,
   DescribeAutoScalingGroupsCommand,
+  DescribeAutoScalingInstancesCommand,
+  DetachInstancesCommand,
   ResumeProcessesCommand,
   SetDesiredCapacityCommand,
+  SetInstanceProtectionCommand,
   SuspendProcessesCommand,
   TerminateInstanceInAutoScalingGroupCommand,
   UpdateAutoScalingGroupCommand,
@@ -144,6 +147,58 @@ export async function terminateInstanceInGroup(
       new TerminateInstanceInAutoScalingGroupCommand({
         InstanceId: instanceId,
         ShouldDecrementDesiredCapacity: decrementDesiredCapacity,
+      }),
+    ),
+  );
+}
+
+/** The group each instance belongs to (instances in no group are absent). */
+export async function groupsOfInstances(instanceIds: string[]): Promise<Map<string, string>> {
+  const memberships = new Map<string, string>();
+  for (let start = 0; start < instanceIds.length; start += 50) {
+    const response = await callAws("DescribeAutoScalingInstances", () =>
+      autoScaling().send(
+        new DescribeAutoScalingInstancesCommand({ InstanceIds: instanceIds.slice(start, start + 50) }),
+      ),
+    );
+    for (const instance of response.AutoScalingInstances ?? []) {
+      if (instance.InstanceId && instance.AutoScalingGroupName)
+        memberships.set(instance.InstanceId, instance.AutoScalingGroupName);
+    }
+  }
+  return memberships;
+}
+
+/** Protects instances from scale-in (or lifts the protection). */
+export async function setScaleInProtection(
+  groupName: string,
+  instanceIds: string[],
+  protectedFromScaleIn: boolean,
+): Promise<void> {
+  await callAws("SetInstanceProtection", () =>
+    autoScaling().send(
+      new SetInstanceProtectionCommand({
+        AutoScalingGroupName: groupName,
+        InstanceIds: instanceIds,
+        ProtectedFromScaleIn: protectedFromScaleIn,
+      }),
+    ),
+  );
+}
+
+/** Detaches instances from their group; without a decrement the group launches replacements. */
+export async function detachInstances(
+  groupName: string,
+  instanceIds: string[],
+  decrement: boolean,
+): Promise<void> {
+  if (instanceIds.length === 0) return;
+  await callAws("DetachInstances", () =>
+    autoScaling().send(
+      new DetachInstancesCommand({
+        AutoScalingGroupName: groupName,
+        InstanceIds: instanceIds,
+        ShouldDecrementDesiredCapacity: decrement,
       }),
     ),
   );

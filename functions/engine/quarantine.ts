@@ -1,0 +1,228 @@
+// Quarantine-and-replace: which instances, what must be preserved and recorded, whether the group needs
+// capacity first, and the evidence manifest with its digest. Pure data in, data out.
+import { createHash } from "node:crypto";
+import { z } from "zod";
+import { GroupNotManagedError, InvalidInputError, PhoenixError } from "./errors";
+import { InstanceIdSchema, type RolloutPolicy } from "./policy";
+import { type GroupSnapshot, MANAGED_TAG, QUARANTINE_TAG, type ReplacementTarget } from "./types";
+
+/** Tags Phoenix puts on a quarantined instance (besides phoenix:quarantined = the case). */
+export const QUARANTINE_TAGS = {
+  case: "phoenix:case",
+  reason: "phoenix:quarantine-reason",
+  actor: "phoenix:quarantined-by",
+  at: "phoenix:quarantined-at",
+} as const;
+/** Security group with no rules: nothing in, nothing out. */
+export const ISOLATION_GROUP_NAME = "phoenix-isolation";
+/** Security group allowing all traffic, applied first so that tracked connections become untracked. */
+export const UNTRACK_GROUP_NAME = "phoenix-isolation-untrack";
+/** Auto Scaling processes paused while an instance is quarantined, so the group cannot replace (terminate) it. */
+export const QUARANTINE_SUSPENDED_PROCESSES = ["ReplaceUnhealthy", "AZRebalance"] as const;
+
+/** The request to quarantine instances (CLI, "Quarantine Requested" event, GuardDuty finding). */
+export const QuarantineRequestSchema = z
+  .object({
+    instanceIds: z.array(InstanceIdSchema).min(1).max(20),
+    reason: z.string().trim().min(3, "say why, in a few words").max(256),
+    caseId: z
+      .string()
+      .regex(/^[A-Za-z0-9._:-]{1,64}$/, "letters, digits, '.', '_', ':' and '-' only (at most 64)")
+      .optional(),
+    requestedBy: z.string().min(1).max(256).default("unknown"),
+    dryRun: z.boolean().default(false),
+  })
+  .strict();
+export type QuarantineRequest = z.infer<typeof QuarantineRequestSchema>;
+
+/** Everything about a suspect instance that the manifest records and release restores. */
+export interface SuspectInstance {
+  instanceId: string;
+  state: string;
+  imageId: string;
+  instanceType: string;
+  launchTime: string;
+  availabilityZone: string;
+  vpcId: string;
+  subnetId: string;
+  privateIpAddress?: string;
+  tags: Record<string, string>;
+  networkInterfaces: {
+    networkInterfaceId: string;
+    groups: string[];
+    privateIpAddress?: string;
+    publicIp?: string;
+  }[];
+  iamInstanceProfile?: { arn: string; associationId?: string };
+  elasticIps: {
+    allocationId: string;
+    associationId?: string;
+    publicIp: string;
+    networkInterfaceId?: string;
+  }[];
+  volumes: { volumeId: string; deviceName: string; deleteOnTermination: boolean }[];
+  groupName?: string;
+}
+
+/** The group a quarantine takes instances out of, and what capacity it needs first. */
+export interface QuarantineGroupPlan {
+  groupName: string;
+  desiredCapacity: number;
+  minSize: number;
+  maxSize: number;
+  floor: number;
+  /** Healthy in-service members other than the suspects. */
+  healthyOthers: number;
+  /** Desired capacity raised by this much before detaching (launch before the suspects leave). */
+  raiseBy: number;
+  targetGroupArns: string[];
+  suspendedBefore: string[];
+  target: ReplacementTarget;
+  policy: RolloutPolicy;
+}
+
+/** A validated quarantine: what will happen, before anything does. */
+export interface QuarantinePlan {
+  caseId: string;
+  reason: string;
+  requestedBy: string;
+  requestedAt: string;
+  instanceIds: string[];
+  instances: SuspectInstance[];
+  group?: QuarantineGroupPlan;
+}
+
+/** An instance named in a request does not exist (or is already terminated). */
+export class InstanceNotFoundError extends PhoenixError {
+  override name = "InstanceNotFoundError";
+}
+
+/** An instance is already under quarantine; quarantining it again would overwrite its record. */
+export class AlreadyQuarantinedError extends PhoenixError {
+  override name = "AlreadyQuarantinedError";
+}
+
+/** Disposal refused: the evidence snapshots are missing or not complete. */
+export class EvidenceIncompleteError extends PhoenixError {
+  override name = "EvidenceIncompleteError";
+}
+
+/** A case id for a request that has none: the date and a hash of the instances and reason. */
+export function caseIdFor(request: Pick<QuarantineRequest, "instanceIds" | "reason">, now: Date): string {
+  const hash = createHash("sha256")
+    .update(`${[...request.instanceIds].sort().join(",")}|${request.reason}`)
+    .digest("hex")
+    .slice(0, 8);
+  return `case-${now.toISOString().slice(0, 10).replace(/-/g, "")}-${hash}`;
+}
+
+/**
+ * Validates a quarantine request against what exists: every instance found and not terminated, none
+ * already quarantined, all in one managed group or all standalone. Works out how much capacity the group
+ * needs first so that detaching never takes healthy in-service capacity below its floor.
+ */
+export function planQuarantine(args: {
+  request: QuarantineRequest;
+  instances: SuspectInstance[];
+  group?: GroupSnapshot;
+  target?: ReplacementTarget;
+  policy?: RolloutPolicy;
+  now: Date;
+}): QuarantinePlan {
+  const { request, instances, group, now } = args;
+  const found = new Map(instances.map((instance) => [instance.instanceId, instance]));
+  const missing = request.instanceIds.filter(
+    (id) => !found.has(id) || ["terminated", "shutting-down"].includes(found.get(id)?.state ?? ""),
+  );
+  if (missing.length > 0) {
+    throw new InstanceNotFoundError(`No such running or stopped instance: ${missing.join(", ")}`, {
+      instanceIds: missing,
+    });
+  }
+  const suspects = [...new Set(request.instanceIds)].map((id) => found.get(id) as SuspectInstance);
+  const already = suspects.filter((instance) => instance.tags[QUARANTINE_TAG] !== undefined);
+  if (already.length > 0) {
+    throw new AlreadyQuarantinedError(
+      `Already quarantined: ${already.map((instance) => `${instance.instanceId} (${instance.tags[QUARANTINE_TAG]})`).join(", ")}`,
+      { instanceIds: already.map((instance) => instance.instanceId) },
+    );
+  }
+  const groupNames = new Set(suspects.map((instance) => instance.groupName ?? ""));
+  if (groupNames.size > 1) {
+    throw new InvalidInputError([
+      { path: "instanceIds", message: "must all be in the same Auto Scaling group, or all standalone" },
+    ]);
+  }
+  const plan: QuarantinePlan = {
+    caseId: request.caseId ?? caseIdFor(request, now),
+    reason: request.reason,
+    requestedBy: request.requestedBy,
+    requestedAt: now.toISOString(),
+    instanceIds: suspects.map((instance) => instance.instanceId),
+    instances: suspects,
+  };
+  const groupName = suspects[0]?.groupName;
+  if (!groupName) return plan;
+  if (!group || !args.target || !args.policy)
+    throw new PhoenixError(`Group ${groupName} of the suspects could not be read`);
+  // Fail closed: Phoenix may only change groups that opted in (its IAM forbids the others anyway).
+  if (group.tags[MANAGED_TAG] !== "true") throw new GroupNotManagedError(groupName);
+  const suspectIds = new Set(plan.instanceIds);
+  const floor = Math.ceil((group.desiredCapacity * args.policy.minHealthyPercent) / 100);
+  const healthyOthers = group.instances.filter(
+    (instance) =>
+      !suspectIds.has(instance.instanceId) &&
+      instance.lifecycleState === "InService" &&
+      instance.healthStatus === "Healthy",
+  ).length;
+  plan.group = {
+    groupName,
+    desiredCapacity: group.desiredCapacity,
+    minSize: group.minSize,
+    maxSize: group.maxSize,
+    floor,
+    healthyOthers,
+    raiseBy: Math.min(suspects.length, Math.max(0, floor - healthyOthers)),
+    targetGroupArns: group.targetGroupArns,
+    suspendedBefore: group.suspendedProcesses,
+    target: args.target,
+    policy: args.policy,
+  };
+  return plan;
+}
+
+/** The evidence manifest of one quarantined instance. */
+export interface EvidenceManifest {
+  caseId: string;
+  actor: string;
+  reason: string;
+  instance: SuspectInstance;
+  group?: string;
+  isolation: {
+    isolationGroupId?: string;
+    untrackGroupId?: string;
+    previousGroups: Record<string, string[]>;
+    previousInstanceProfile?: string;
+    detachedElasticIps: string[];
+  };
+  snapshots: { snapshotId: string; volumeId: string; state: string }[];
+  replacement: { instanceIds: string[]; validated: boolean; reasons: string[] };
+  timeline: { at: string; step: string; detail: string }[];
+}
+
+/** JSON with object keys sorted at every level: the same manifest always serializes the same way. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  if (value && typeof value === "object") {
+    const entries = Object.entries(value)
+      .filter(([, item]) => item !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([key, item]) => `${JSON.stringify(key)}:${canonicalJson(item)}`).join(",")}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/** SHA-256 (hex) of the manifest's canonical JSON: anyone holding the manifest can check it. */
+export function manifestDigest(manifest: EvidenceManifest): string {
+  return createHash("sha256").update(canonicalJson(manifest)).digest("hex");
+}
