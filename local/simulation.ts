@@ -289,6 +289,12 @@ export class Simulation {
     execution: SimExecution,
     options: StartOptions,
   ): Promise<ExecutionOutcome> {
+    // The hold the execution was registered with lasts until its states run (loading its handlers is I/O).
+    let setUpHeld = true;
+    const setUpDone = () => {
+      if (setUpHeld) this.scheduler.release(id);
+      setUpHeld = false;
+    };
     try {
       const { machine, handlers } = await this.load(file);
       return await runExecution({
@@ -307,6 +313,8 @@ export class Simulation {
         time: {
           now: () => this.world.clock.now(),
           sleep: (ms) => this.scheduler.sleep(id, ms),
+          hold: () => this.scheduler.hold(id),
+          started: setUpDone,
           random: () => this.world.random.next(),
         },
       });
@@ -327,12 +335,7 @@ export class Simulation {
       Name ?? randomUUID(),
       typeof Input === "string" ? Input : JSON.stringify(Input ?? {}),
     );
-    this.scheduler.suspend(parentId);
-    try {
-      await child.done;
-    } finally {
-      this.scheduler.resume(parentId);
-    }
+    await this.scheduler.whileWaiting(parentId, child.done);
     const description = {
       ExecutionArn: child.executionArn,
       StateMachineArn: child.stateMachineArn,

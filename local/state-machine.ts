@@ -170,8 +170,12 @@ export async function importHandler(functionKey: string): Promise<LambdaHandler>
 /** Simulated time: every Wait and every retry interval sleeps on it instead of on the wall clock. */
 export interface SimulatedTime {
   now(): number;
-  /** Resolves once `ms` of simulated time have passed for this execution. */
+  /** Resolves once `ms` of simulated time have passed. */
   sleep(ms: number): Promise<void>;
+  /** Holds the clock while a Task works; returns the release. */
+  hold(): () => void;
+  /** Called once the execution has started running its states (its set-up no longer holds the clock). */
+  started(): void;
   /** A float in [0, 1) for retry jitter, from the simulation's seeded generator. */
   random(): number;
 }
@@ -288,16 +292,21 @@ export async function runExecution(options: RunOptions): Promise<ExecutionOutcom
     const handler = handlers.get(functionKey);
     if (!handler) throw new Error(`no handler for ${functionKey}`);
     taskHandlers[stateName] = async (input) => {
-      await beforeTask(stateName);
-      lambdaInvocations++;
-      const started = clock();
-      const call = () => handler(input, lambdaContext(functionKey, executionName));
+      const release = time?.hold();
       try {
-        return await (options.interceptTask
-          ? options.interceptTask({ stateName, functionKey, input }, call)
-          : call());
+        await beforeTask(stateName);
+        lambdaInvocations++;
+        const started = clock();
+        const call = () => handler(input, lambdaContext(functionKey, executionName));
+        try {
+          return await (options.interceptTask
+            ? options.interceptTask({ stateName, functionKey, input }, call)
+            : call());
+        } finally {
+          lambdaMilliseconds += clock() - started;
+        }
       } finally {
-        lambdaMilliseconds += clock() - started;
+        release?.();
       }
     };
   }
@@ -306,8 +315,13 @@ export async function runExecution(options: RunOptions): Promise<ExecutionOutcom
     if (!integration)
       throw new Error(`${machine.name}: no local implementation of ${resource} (state ${stateName})`);
     taskHandlers[stateName] = async (input) => {
-      await beforeTask(stateName);
-      return integration(input);
+      const release = time?.hold();
+      try {
+        await beforeTask(stateName);
+        return await integration(input);
+      } finally {
+        release?.();
+      }
     };
   }
   const zero = (names: Iterable<string>) => Object.fromEntries([...names].map((name) => [name, 0]));
@@ -326,6 +340,7 @@ export async function runExecution(options: RunOptions): Promise<ExecutionOutcom
     context: { Execution: { Id: executionArn, Name: executionName } },
     noThrowOnAbort: true,
   });
+  time?.started();
   const onAbort = () => execution.abort();
   options.signal?.addEventListener("abort", onAbort, { once: true });
 
