@@ -182,13 +182,16 @@ describe("waves", () => {
 
   it("holds every group of the first wave until the soak time has passed", async () => {
     const scenario = loadScenario("image-waves");
-    for (const group of scenario.groups) if (group.tags["phoenix:image-channel"] === "web") group.tags["phoenix:wave"] = "0";
+    for (const group of scenario.groups)
+      if (group.tags["phoenix:image-channel"] === "web") group.tags["phoenix:wave"] = "0";
     const sim = await Simulation.fromScenario(scenario);
     simulation = sim;
     const report = await runScenario(scenario, () => {}, sim);
     expect(report.asExpected).toBe(true);
     const published = sim.world.events[0]?.at ?? 0;
-    const starts = [...sim.executions.values()].filter((execution) => execution.name.startsWith("img-")).map((execution) => execution.startDate - published);
+    const starts = [...sim.executions.values()]
+      .filter((execution) => execution.name.startsWith("img-"))
+      .map((execution) => execution.startDate - published);
     expect(starts).toHaveLength(3);
     for (const start of starts) expect(start).toBeGreaterThanOrEqual(300_000);
   });
