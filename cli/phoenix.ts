@@ -7,9 +7,10 @@ import { Command, Option } from "commander";
 import { InvalidInputError, PhoenixError } from "../functions/engine/errors";
 import { ageHistogram, ageStats, collectAges } from "../functions/engine/fleet-ages";
 import { parseOrThrow, ReplacementRequestSchema } from "../functions/engine/policy";
+import { QuarantineRequestSchema } from "../functions/engine/quarantine";
 import { now } from "../functions/runtime/clock";
 import { sweepSettings } from "../functions/runtime/config";
-import { type Backend, deployedBackend, localBackend } from "./backends";
+import { type Backend, deployedBackend, localBackend, operator } from "./backends";
 import { renderAgeHistogram, renderAgeHtml, renderSweepPlan } from "./render";
 
 const color = process.stdout.isTTY === true && !process.env.NO_COLOR;
@@ -112,7 +113,7 @@ targetOptions(
         instanceIds: options.instances?.split(",").map((id) => id.trim()),
         policy,
         dryRun: options.dryRun ?? false,
-        requestedBy: `phoenix cli (${process.env.USER ?? "unknown"})`,
+        requestedBy: operator(),
       },
       "request",
     );
@@ -125,6 +126,68 @@ targetOptions(
         : `\n${outcome.status}: ${outcome.error}: ${outcome.cause}`,
     );
     process.exitCode = outcome.status === "SUCCEEDED" ? 0 : 1;
+  },
+);
+
+targetOptions(
+  program
+    .command("quarantine <instances...>")
+    .usage(
+      "<instance-id>... --reason <text> [--case <id>] [--dry-run]\n       phoenix quarantine release|dispose <instance-id> [--dry-run]",
+    )
+    .description(
+      "Isolate suspect instances, preserve them as evidence and put validated replacements in their place " +
+        "(or: release <id> restores a quarantined instance's network, profile and tags; dispose <id> terminates it once its evidence exists)",
+    )
+    .option("--reason <text>", "why (recorded in the manifest and on the instance)")
+    .option("--case <id>", "incident case id (default: derived from the date, the instances and the reason)")
+    .option("--dry-run", "validate and show the plan; change nothing")
+    .option("--json", "print the result as JSON"),
+).action(
+  async (
+    instances: string[],
+    options: Target & { reason?: string; case?: string; dryRun?: boolean; json?: boolean },
+  ) => {
+    const [first, ...rest] = instances;
+    await withBackend(options, async (backend) => {
+      if (first === "release" || first === "dispose") {
+        if (rest.length !== 1)
+          throw new InvalidInputError(
+            [{ path: "instance", message: `${first} takes exactly one instance id` }],
+            "arguments",
+          );
+        const result = await backend.afterQuarantine(
+          first,
+          backend.resolveInstance(rest[0] as string),
+          options.dryRun ?? false,
+        );
+        console.log(JSON.stringify(result, null, 2));
+        return;
+      }
+      const request = parseOrThrow(
+        QuarantineRequestSchema,
+        {
+          instanceIds: instances.map((reference) => backend.resolveInstance(reference)),
+          reason: options.reason,
+          caseId: options.case,
+          requestedBy: operator(),
+          dryRun: options.dryRun ?? false,
+        },
+        "request",
+      );
+      const outcome = await backend.quarantine(
+        request,
+        options.json ? () => {} : (line) => console.log(line),
+      );
+      if (options.json) console.log(JSON.stringify(outcome, null, 2));
+      else
+        console.log(
+          outcome.status === "SUCCEEDED"
+            ? `\n${outcome.summary}`
+            : `\n${outcome.status}: ${outcome.error}: ${outcome.cause}`,
+        );
+      process.exitCode = outcome.status === "SUCCEEDED" ? 0 : 1;
+    });
   },
 );
 

@@ -37,3 +37,12 @@ await capture("bad-image", "replace-group-rollback");
 const rolloutFunctions = ["resolveImageRollout", "pinImageVersion", "reportImageRollout"];
 await capture("image-waves", "image-rollout", rolloutFunctions);
 await capture("image-waves-halt", "image-rollout-halted", rolloutFunctions);
+await capture("quarantine", "quarantine", [
+  "validateQuarantine",
+  "preserveEvidence",
+  "isolateInstances",
+  "detachSuspects",
+  "checkDetached",
+  "snapshotEvidence",
+  "reportQuarantine",
+]);

@@ -15,3 +15,5 @@ process.env.PHOENIX_REPLACE_GROUP_ARN ??=
   "arn:aws:states:us-east-1:123456789012:stateMachine:phoenix-replace-group-local";
 process.env.PHOENIX_IMAGE_ROLLOUT_ARN ??=
   "arn:aws:states:us-east-1:123456789012:stateMachine:phoenix-image-rollout-local";
+process.env.PHOENIX_QUARANTINE_ARN ??=
+  "arn:aws:states:us-east-1:123456789012:stateMachine:phoenix-quarantine-instance-local";

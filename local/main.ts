@@ -52,6 +52,17 @@ function printReport(report: ScenarioReport): void {
     `  workflow:  ${report.stepFunctions.stateTransitions} state transitions, ${report.stepFunctions.historyEvents} history events, ${report.lambdaInvocations} Lambda invocations`,
   );
   console.log(`  events:    ${report.events.join(", ") || "none"}`);
+  for (const execution of report.executions) {
+    const manifests = (
+      execution.output as
+        | { manifests?: { instanceId: string; digest: string; manifest: unknown }[] }
+        | undefined
+    )?.manifests;
+    for (const item of manifests ?? []) {
+      console.log(`\nEvidence manifest of ${item.instanceId} (sha256 ${item.digest}):`);
+      console.log(JSON.stringify(item.manifest, null, 2));
+    }
+  }
   for (const problem of report.unexpected) console.log(`  UNEXPECTED: ${problem}`);
   console.log(report.asExpected ? "Ended as the scenario expects." : "Did NOT end as the scenario expects.");
 }

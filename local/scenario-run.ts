@@ -41,6 +41,27 @@ export interface ScenarioReport {
   invocations: { functionKey: string; result?: unknown; error?: string }[];
 }
 
+/**
+ * Scenario inputs name instances as "{{instance:<group>:<index>}}" (ids are generated when the account is
+ * built); this puts the real ids in.
+ */
+export function resolveInstanceRefs<T>(value: T, world: Simulation["world"]): T {
+  if (typeof value === "string") {
+    const match = /^\{\{instance:(.+):(\d+)\}\}$/.exec(value);
+    if (!match) return value;
+    const id = world.groups.get(match[1] as string)?.instanceIds[Number(match[2])];
+    if (!id) throw new Error(`scenario: no instance ${match[2]} in group ${match[1]}`);
+    return id as T;
+  }
+  if (Array.isArray(value)) return value.map((item) => resolveInstanceRefs(item, world)) as T;
+  if (value && typeof value === "object") {
+    return Object.fromEntries(
+      Object.entries(value).map(([key, item]) => [key, resolveInstanceRefs(item, world)]),
+    ) as T;
+  }
+  return value;
+}
+
 /** Starts what the scenario's `run` says, waits until everything settled, and checks the expectations. */
 export async function runScenario(
   scenario: Scenario,
@@ -70,7 +91,11 @@ export async function runScenario(
   if (run.stateMachine && run.input) {
     const machine = [...readStack().stateMachines.values()].find((item) => item.file === run.stateMachine);
     if (!machine) throw new Error(`scenario ${scenario.name}: no state machine ${run.stateMachine}`);
-    sim.startExecution(machine.arn, `${scenario.name}-${scenario.seed}`, JSON.stringify(run.input));
+    sim.startExecution(
+      machine.arn,
+      `${scenario.name}-${scenario.seed}`,
+      JSON.stringify(resolveInstanceRefs(run.input, world)),
+    );
   }
   for (const event of run.events) {
     sim.at(event.afterSeconds, () =>

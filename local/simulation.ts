@@ -374,7 +374,10 @@ export class Simulation {
     };
     for (const fn of readStack().functions.values()) {
       const matched = fn.events.some(
-        (trigger) => "eventBridge" in trigger && matchesPattern(trigger.eventBridge.pattern, event),
+        (trigger) =>
+          "eventBridge" in trigger &&
+          String(trigger.eventBridge.enabled ?? true) !== "false" &&
+          matchesPattern(trigger.eventBridge.pattern, event),
       );
       if (!matched) continue;
       for (let copy = 0; copy <= this.duplicateDeliveries; copy++) {

@@ -15,8 +15,8 @@ export const LOCAL_ACCOUNT = "123456789012";
 
 /** What triggers a function. */
 export type FunctionEvent =
-  | { eventBridge: { pattern: Record<string, unknown> } }
-  | { schedule: { rate: string } };
+  | { eventBridge: { pattern: Record<string, unknown>; enabled?: boolean | string } }
+  | { schedule: { rate: string; enabled?: boolean | string } };
 
 export interface StackFunction {
   key: string;

@@ -126,13 +126,65 @@ export function describeRolloutStep(stateName: string, input: Loose, output: Loo
   }
 }
 
+/** Describes one finished quarantine state for a person. */
+export function describeQuarantineStep(stateName: string, input: Loose, output: Loose): string | undefined {
+  const ids = list(input?.plan?.instanceIds ?? output?.plan?.instanceIds);
+  switch (stateName) {
+    case "Validate": {
+      const plan = output?.plan;
+      if (!plan) return undefined;
+      const group = plan.group
+        ? `in ${plan.group.groupName} (floor ${plan.group.floor}, ${plan.group.healthyOthers} others healthy${plan.group.raiseBy ? `, raise capacity by ${plan.group.raiseBy} first` : ""})`
+        : "standalone";
+      return `quarantine ${list(plan.instanceIds)} as case ${plan.caseId} ${group}: ${plan.reason}${output.request?.dryRun ? " [dry run: nothing will change]" : ""}`;
+    }
+    case "Preserve":
+      return output.preserved
+        ? `preserved ${ids}: tagged, termination protection, shutdown stops, volumes kept, scale-in protection; paused ${list(output.preserved.suspendedByPhoenix) || "nothing"}`
+        : `PRESERVE FAILED: ${output.failure?.Error}: ${output.failure?.Cause}`;
+    case "Isolate":
+      return output.isolated
+        ? `isolated ${ids}: all-traffic group, then isolation group; ${output.isolated.actions.map((action: Loose) => `${action.elasticIps.length} Elastic IP detached, profile ${action.profile ?? "none"}`).join("; ")}`
+        : `ISOLATION FAILED: ${output.failure?.Error}: ${output.failure?.Cause}`;
+    case "Detach":
+      return output.detach
+        ? `detaching ${list(output.detach.detached)} from ${input.plan.group.groupName}`
+        : `DETACH FAILED: ${output.failure?.Error}: ${output.failure?.Cause}`;
+    case "CheckDetached":
+      return output.detached?.detached
+        ? `out of ${input.plan.group.groupName}; paused processes resumed`
+        : undefined;
+    case "SnapshotVolumes":
+      return `evidence snapshots started: ${list(output.evidence?.snapshots?.map((snapshot: Loose) => `${snapshot.snapshotId} (${snapshot.volumeId})`))}`;
+    case "CheckSnapshots":
+      return output.evidence?.completed ? `evidence snapshots completed` : undefined;
+    case "CheckReplacement":
+      return output.readiness?.ready
+        ? `replacement ${list(output.readiness.newInstanceIds)} InService and healthy`
+        : output.readiness?.timedOut
+          ? `replacement NOT ready: ${output.readiness.waiting.join("; ")}`
+          : undefined;
+    case "ProbeReplacement":
+      return output.verdict?.passed
+        ? "replacement probes passed"
+        : `replacement probes FAILED: ${(output.verdict?.reasons ?? []).join("; ")}`;
+    case "Report": {
+      const report = output.report;
+      if (!report) return undefined;
+      return `reported case ${report.caseId}: ${report.manifests.map((item: Loose) => `${item.instanceId} manifest sha256 ${item.digest.slice(0, 16)}...`).join(", ")}${report.cause ? `; ${report.cause}` : ""}`;
+    }
+    default:
+      return undefined;
+  }
+}
+
 /** Prints one line per Phoenix step and per notable AWS happening, with the group's serving capacity. */
 export class Timeline {
   private readonly startedAt: number;
   /** Execution name -> the group it replaces and its number of waves. */
   private readonly executions = new Map<
     string,
-    { groupName?: string; waves: number; machine: "replace" | "rollout" }
+    { groupName?: string; waves: number; machine: "replace" | "rollout" | "quarantine" }
   >();
 
   constructor(
@@ -151,6 +203,10 @@ export class Timeline {
       "target-drained",
       "instance-terminated",
       "launch-failed",
+      "security-groups-changed",
+      "connection-closed",
+      "instance-detached",
+      "snapshot-completed",
     ];
     if (shown.includes(entry.kind)) this.line(entry.at, entry.groupName ?? "", "aws", entry.message);
   };
@@ -178,8 +234,19 @@ export class Timeline {
       });
     } else if (event.stateName === "ResolveRollout") {
       this.executions.set(event.executionName, { waves: 0, machine: "rollout" });
+    } else if (event.stateName === "Validate") {
+      this.executions.set(event.executionName, {
+        groupName: output?.plan?.group?.groupName,
+        waves: 0,
+        machine: "quarantine",
+      });
     }
     const execution = this.executions.get(event.executionName);
+    if (execution?.machine === "quarantine") {
+      const message = describeQuarantineStep(event.stateName, input, output);
+      if (message) this.line(event.at, execution.groupName ?? "", "quarantine", message);
+      return;
+    }
     if (execution?.machine === "rollout") {
       const message = describeRolloutStep(event.stateName, input, output);
       if (message) this.line(event.at, input?.groupName ?? "", "rollout", message);

@@ -3,7 +3,7 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
 import { GroupNotManagedError, InvalidInputError, PhoenixError } from "./errors";
-import { InstanceIdSchema, type RolloutPolicy } from "./policy";
+import { InstanceIdSchema, type RolloutPolicy, RolloutPolicySchema } from "./policy";
 import { type GroupSnapshot, MANAGED_TAG, QUARANTINE_TAG, type ReplacementTarget } from "./types";
 
 /** Tags Phoenix puts on a quarantined instance (besides phoenix:quarantined = the case). */
@@ -76,6 +76,8 @@ export interface QuarantineGroupPlan {
   /** Desired capacity raised by this much before detaching (launch before the suspects leave). */
   raiseBy: number;
   targetGroupArns: string[];
+  /** Longest deregistration delay of the group's target groups (detaching waits for it). */
+  drainSeconds: number;
   suspendedBefore: string[];
   target: ReplacementTarget;
   policy: RolloutPolicy;
@@ -127,6 +129,7 @@ export function planQuarantine(args: {
   group?: GroupSnapshot;
   target?: ReplacementTarget;
   policy?: RolloutPolicy;
+  drainSeconds?: number;
   now: Date;
 }): QuarantinePlan {
   const { request, instances, group, now } = args;
@@ -184,6 +187,7 @@ export function planQuarantine(args: {
     healthyOthers,
     raiseBy: Math.min(suspects.length, Math.max(0, floor - healthyOthers)),
     targetGroupArns: group.targetGroupArns,
+    drainSeconds: args.drainSeconds ?? 0,
     suspendedBefore: group.suspendedProcesses,
     target: args.target,
     policy: args.policy,
@@ -226,3 +230,68 @@ export function canonicalJson(value: unknown): string {
 export function manifestDigest(manifest: EvidenceManifest): string {
   return createHash("sha256").update(canonicalJson(manifest)).digest("hex");
 }
+
+const SuspectSchema: z.ZodType<SuspectInstance> = z.object({
+  instanceId: InstanceIdSchema,
+  state: z.string(),
+  imageId: z.string(),
+  instanceType: z.string(),
+  launchTime: z.string(),
+  availabilityZone: z.string(),
+  vpcId: z.string(),
+  subnetId: z.string(),
+  privateIpAddress: z.string().optional(),
+  tags: z.record(z.string(), z.string()),
+  networkInterfaces: z.array(
+    z.object({
+      networkInterfaceId: z.string(),
+      groups: z.array(z.string()),
+      privateIpAddress: z.string().optional(),
+      publicIp: z.string().optional(),
+    }),
+  ),
+  iamInstanceProfile: z.object({ arn: z.string(), associationId: z.string().optional() }).optional(),
+  elasticIps: z.array(
+    z.object({
+      allocationId: z.string(),
+      associationId: z.string().optional(),
+      publicIp: z.string(),
+      networkInterfaceId: z.string().optional(),
+    }),
+  ),
+  volumes: z.array(
+    z.object({ volumeId: z.string(), deviceName: z.string(), deleteOnTermination: z.boolean() }),
+  ),
+  groupName: z.string().optional(),
+});
+
+/** The plan as the quarantine state machine carries it between steps. */
+export const QuarantinePlanSchema = z.object({
+  caseId: z.string().min(1),
+  reason: z.string(),
+  requestedBy: z.string(),
+  requestedAt: z.string(),
+  instanceIds: z.array(InstanceIdSchema).min(1),
+  instances: z.array(SuspectSchema).min(1),
+  group: z
+    .object({
+      groupName: z.string(),
+      desiredCapacity: z.number().int(),
+      minSize: z.number().int(),
+      maxSize: z.number().int(),
+      floor: z.number().int(),
+      healthyOthers: z.number().int(),
+      raiseBy: z.number().int().min(0),
+      targetGroupArns: z.array(z.string()),
+      drainSeconds: z.number().min(0),
+      suspendedBefore: z.array(z.string()),
+      target: z.object({
+        launchTemplateId: z.string(),
+        launchTemplateName: z.string(),
+        version: z.string(),
+        imageId: z.string(),
+      }),
+      policy: RolloutPolicySchema,
+    })
+    .optional(),
+});

@@ -23,6 +23,10 @@ const EnvironmentSchema = z.object({
   PHOENIX_TABLE: z.string().min(3),
   /** ARN of the replace-group state machine (functions that start replacements). */
   PHOENIX_REPLACE_GROUP_ARN: z.string().startsWith("arn:").optional(),
+  /** ARN of the quarantine state machine (the quarantine trigger). */
+  PHOENIX_QUARANTINE_ARN: z.string().startsWith("arn:").optional(),
+  /** GuardDuty findings at or above this severity quarantine their instance (when the rule is enabled). */
+  PHOENIX_GUARDDUTY_MIN_SEVERITY: z.coerce.number().min(0).max(10).default(7),
   /** ARN of the image-rollout state machine (the image-published trigger). */
   PHOENIX_IMAGE_ROLLOUT_ARN: z.string().startsWith("arn:").optional(),
   /** Maximum instance age for groups without a phoenix:max-age tag. */
@@ -48,6 +52,11 @@ const EnvironmentSchema = z.object({
     ),
   /** Seconds to wait after an image is published before any group rolls. */
   PHOENIX_SOAK_SECONDS: z.coerce.number().int().min(0).max(604_800).default(0),
+  /** Instance profile swapped in when an instance is quarantined ("" removes the profile instead). */
+  PHOENIX_ISOLATION_PROFILE_ARN: z
+    .string()
+    .default("")
+    .transform((value) => value || undefined),
   /** The stack's region: an image rollout uses the AMI distributed to it. */
   AWS_REGION: z.string().min(1).default("us-east-1"),
   /** Parameter Store path under which golden AMI parameters live: <prefix><channel>. */

@@ -15,6 +15,22 @@ function matchesOne(rule: Rule, value: unknown): boolean {
       return Array.isArray(operand) ? !operand.includes(value) : value !== operand;
     case "exists":
       return (value !== undefined) === operand;
+    case "numeric": {
+      const conditions = operand as (string | number)[];
+      if (typeof value !== "number") return false;
+      for (let index = 0; index < conditions.length; index += 2) {
+        const bound = Number(conditions[index + 1]);
+        const holds = {
+          "<": value < bound,
+          "<=": value <= bound,
+          "=": value === bound,
+          ">=": value >= bound,
+          ">": value > bound,
+        }[String(conditions[index])];
+        if (!holds) return false;
+      }
+      return true;
+    }
     default:
       throw new Error(`event pattern operator ${operator} is not supported by the simulator`);
   }

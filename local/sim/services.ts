@@ -754,8 +754,16 @@ const isolationRoutes: Route[] = [
     for (const id of ids ?? [])
       if (!world.snapshots.has(id))
         throw new SimAwsError("InvalidSnapshot.NotFound", `The snapshot '${id}' does not exist.`);
+    const filters = (input.Filters ?? []) as { Name: string; Values: string[] }[];
     const snapshots = [...world.snapshots.values()].filter(
-      (snapshot) => !ids || ids.includes(snapshot.snapshotId),
+      (snapshot) =>
+        (!ids || ids.includes(snapshot.snapshotId)) &&
+        filters.every((filter) => {
+          if (filter.Name === "volume-id") return filter.Values.includes(snapshot.volumeId);
+          const tag = filter.Name.startsWith("tag:") ? snapshot.tags.get(filter.Name.slice(4)) : undefined;
+          if (filter.Name.startsWith("tag:")) return tag !== undefined && filter.Values.includes(tag);
+          throw new SimAwsError("InvalidParameterValue", `The filter '${filter.Name}' is invalid`);
+        }),
     );
     return {
       Snapshots: snapshots.map((snapshot) => ({

@@ -423,6 +423,12 @@ export class SimWorld {
       }
     }
     eni.groups = [...groupIds];
+    this.record({
+      kind: "security-groups-changed",
+      groupName: instance.groupName,
+      instanceId: instance.instanceId,
+      message: `${networkInterfaceId} of ${instance.instanceId} now in ${groupIds.map((id) => this.securityGroups.get(id)?.groupName ?? id).join(", ")}`,
+    });
     const allowsAll = groupIds.some((id) => this.allowsAllTraffic(id));
     const allows = (direction: "inbound" | "outbound") =>
       groupIds.some((id) => {
@@ -442,12 +448,6 @@ export class SimWorld {
         });
       }
     }
-    this.record({
-      kind: "security-groups-changed",
-      groupName: instance.groupName,
-      instanceId: instance.instanceId,
-      message: `${networkInterfaceId} of ${instance.instanceId} now in ${groupIds.map((id) => this.securityGroups.get(id)?.groupName ?? id).join(", ")}`,
-    });
     this.wakeTargets(instance.instanceId);
   }
 

@@ -1,0 +1,64 @@
+// The durable record of each quarantine, in the stack's DynamoDB table: what the instance looked like before
+// isolation (so release can restore it), its evidence, and its manifest. Written before anything is changed.
+import { GetItemCommand, PutItemCommand } from "@aws-sdk/client-dynamodb";
+import { AlreadyQuarantinedError, type EvidenceManifest, type SuspectInstance } from "../engine/quarantine";
+import { conditionalWrite, dynamodb } from "./dynamodb";
+import { callAws } from "./errors";
+
+/** One instance's quarantine, as stored. */
+export interface QuarantineRecord {
+  instanceId: string;
+  caseId: string;
+  status: "quarantined" | "released" | "disposed";
+  reason: string;
+  actor: string;
+  quarantinedAt: string;
+  /** The instance as it was before isolation. */
+  before: SuspectInstance;
+  snapshots: { snapshotId: string; volumeId: string }[];
+  manifest?: EvidenceManifest;
+  digest?: string;
+  updatedAt: string;
+}
+
+const key = (instanceId: string) => ({ id: { S: `quarantine#${instanceId}` } });
+
+/** Reads an instance's quarantine record, if it has one. */
+export async function readQuarantineRecord(
+  tableName: string,
+  instanceId: string,
+): Promise<QuarantineRecord | undefined> {
+  const response = await callAws("GetItem", () =>
+    dynamodb().send(new GetItemCommand({ TableName: tableName, Key: key(instanceId), ConsistentRead: true })),
+  );
+  const text = response.Item?.record?.S;
+  return text ? (JSON.parse(text) as QuarantineRecord) : undefined;
+}
+
+/**
+ * Writes a quarantine record. A new quarantine may not overwrite one that is still active for another case
+ * (the first record holds the pre-isolation state release needs); the same case may rewrite its own.
+ */
+export async function writeQuarantineRecord(tableName: string, record: QuarantineRecord): Promise<void> {
+  const written = await conditionalWrite("PutItem", () =>
+    dynamodb().send(
+      new PutItemCommand({
+        TableName: tableName,
+        Item: {
+          ...key(record.instanceId),
+          record: { S: JSON.stringify(record) },
+          caseId: { S: record.caseId },
+          status: { S: record.status },
+        },
+        ConditionExpression: "attribute_not_exists(id) OR #status <> :active OR caseId = :case",
+        ExpressionAttributeNames: { "#status": "status" },
+        ExpressionAttributeValues: { ":active": { S: "quarantined" }, ":case": { S: record.caseId } },
+      }),
+    ),
+  );
+  if (!written) {
+    throw new AlreadyQuarantinedError(`${record.instanceId} is already quarantined under another case`, {
+      instanceId: record.instanceId,
+    });
+  }
+}

@@ -1,0 +1,61 @@
+import { z } from "zod";
+import { detachInstances, setDesiredCapacity, updateGroup } from "../aws/autoscaling";
+import { readGroup } from "../aws/fleet";
+import { QuarantinePlanSchema } from "../engine/quarantine";
+import type { WaveLaunch } from "../engine/wave";
+import { now } from "../runtime/clock";
+import { phoenixHandler } from "../runtime/handler";
+import { logger } from "../runtime/observability";
+
+const DetachInputSchema = z.object({ executionId: z.string().min(1), plan: QuarantinePlanSchema });
+
+/**
+ * Takes the suspects out of their group. When that would leave the group below its floor, capacity is
+ * raised first (those replacements start now) and that many suspects leave with a decrement; the rest leave
+ * without one, so the group launches their replacements. Absolute targets and a re-read of the group make a
+ * retry harmless. Returns a launch record the wave-readiness check understands.
+ */
+async function detachStep({ plan }: z.output<typeof DetachInputSchema>) {
+  const planned = plan.group;
+  if (!planned) throw new Error("a standalone quarantine has nothing to detach");
+  const group = await readGroup(planned.groupName);
+  const members = new Map(group.instances.map((instance) => [instance.instanceId, instance]));
+  const leaving = plan.instanceIds.filter(
+    (id) => members.get(id)?.lifecycleState === "InService" || members.get(id)?.lifecycleState === "Standby",
+  );
+  const raiseBy = Math.min(planned.raiseBy, leaving.length);
+  const desiredTarget = planned.desiredCapacity + raiseBy;
+  let raisedMaxFrom: number | undefined;
+  if (raiseBy > 0 && group.desiredCapacity < desiredTarget) {
+    if (desiredTarget > group.maxSize) {
+      raisedMaxFrom = group.maxSize;
+      await updateGroup({ groupName: group.groupName, maxSize: desiredTarget });
+    }
+    await setDesiredCapacity(group.groupName, desiredTarget);
+  }
+  await detachInstances(group.groupName, leaving.slice(0, raiseBy), true);
+  await detachInstances(group.groupName, leaving.slice(raiseBy), false);
+  const launchedAt = now();
+  // Replacements of instances detached without a decrement start after draining.
+  const readySeconds = planned.drainSeconds + 60;
+  const launch: WaveLaunch = {
+    launchedAt: launchedAt.toISOString(),
+    deadline: new Date(
+      launchedAt.getTime() + (planned.drainSeconds + planned.policy.readiness.timeoutSeconds) * 1000,
+    ).toISOString(),
+    baselineIds: group.instances.map((instance) => instance.instanceId),
+    launchCount: plan.instanceIds.length,
+    desiredBefore: group.desiredCapacity,
+    desiredAfter: planned.desiredCapacity,
+    nextCheckSeconds: Math.min(readySeconds, planned.policy.readiness.timeoutSeconds),
+  };
+  logger.info("suspects detached", {
+    group: group.groupName,
+    withDecrement: leaving.slice(0, raiseBy),
+    withoutDecrement: leaving.slice(raiseBy),
+    raisedMaxFrom,
+  });
+  return { at: launchedAt.toISOString(), launch, raisedMaxFrom, detached: leaving };
+}
+
+export const handler = phoenixHandler(DetachInputSchema, detachStep);
