@@ -147,12 +147,15 @@ export class Simulation {
     const id = this.scheduler.enter();
     this.track(
       (async () => {
+        let started: unknown;
         try {
           await this.scheduler.sleep(id, seconds * 1000);
-          await action();
+          // The action registers whatever it starts (executions, invocations) before its first await.
+          started = action();
         } finally {
           this.scheduler.leave(id);
         }
+        await started;
       })(),
     );
   }

@@ -181,6 +181,8 @@ export function describeQuarantineStep(stateName: string, input: Loose, output: 
 /** Prints one line per Phoenix step and per notable AWS happening, with the group's serving capacity. */
 export class Timeline {
   private readonly startedAt: number;
+  /** Tasks whose error was caught: their exit is a failure, not a result. */
+  private readonly caught = new Set<string>();
   /** Execution name -> the group it replaces and its number of waves. */
   private readonly executions = new Map<
     string,
@@ -223,8 +225,23 @@ export class Timeline {
       );
       return;
     }
+    if (event.type === "StateCaught" && event.stateName)
+      this.caught.add(`${event.executionName}/${event.stateName}`);
     if (event.type !== "StateExited" || event.stateType !== "Task" || !event.stateName) return;
     const input = event.input as Loose;
+    if (this.caught.delete(`${event.executionName}/${event.stateName}`)) {
+      const failure = Object.values(event.output as Record<string, Loose>).find(
+        (value) => value && typeof value === "object" && "Error" in value && "Cause" in value,
+      );
+      const execution = this.executions.get(event.executionName);
+      this.line(
+        event.at,
+        execution?.groupName ?? input?.groupName ?? "",
+        "phoenix",
+        `${event.stateName} FAILED: ${failure?.Error}: ${failure?.Cause}`,
+      );
+      return;
+    }
     const output = event.output as Loose;
     if (event.stateName === "Plan") {
       this.executions.set(event.executionName, {
@@ -252,7 +269,10 @@ export class Timeline {
       if (message) this.line(event.at, input?.groupName ?? "", "rollout", message);
       return;
     }
-    const message = describeReplaceStep(event.stateName, input, output);
+    const message =
+      output?.failure && !output?.rollback
+        ? `${event.stateName} failed: ${output.failure.Error}: ${output.failure.Cause}`
+        : describeReplaceStep(event.stateName, input, output);
     const index = input?.wave?.index;
     const label = typeof index === "number" ? `wave ${index + 1}/${execution?.waves ?? "?"}` : "phoenix";
     if (message) this.line(event.at, execution?.groupName ?? input?.groupName ?? "", label, message);

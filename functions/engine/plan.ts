@@ -50,6 +50,11 @@ export interface CapacityPlan {
   peakSurge: number;
   /** Most instances any wave retires before it launches. */
   deepestDip: number;
+  /**
+   * The most instances a wave may ever take the group to: the original MaxSize plus the surge. A wave may
+   * raise MaxSize up to it when the group grew meanwhile (a quarantine replaced one of its instances).
+   */
+  maxSizeLimit: number;
   /** MaxSize the group needs for the largest surge. */
   maxSizeNeeded: number;
   /** MinSize the group must allow while instances are retired before their wave launches. */
@@ -175,7 +180,7 @@ export function orderOldestFirstAcrossZones(instances: InstanceSnapshot[]): Inst
 export function computeCapacity(
   group: GroupSnapshot,
   policy: RolloutPolicy,
-): Omit<CapacityPlan, "peakSurge" | "deepestDip" | "maxSizeNeeded" | "minSizeNeeded"> {
+): Omit<CapacityPlan, "peakSurge" | "deepestDip" | "maxSizeNeeded" | "maxSizeLimit" | "minSizeNeeded"> {
   const desired = group.desiredCapacity;
   const floor = Math.ceil((desired * policy.minHealthyPercent) / 100);
   // A non-zero surge always allows one instance, so a small group can still launch before it terminates.
@@ -300,6 +305,7 @@ export function planReplacement(input: PlanInput): ReplacementPlan {
     peakSurge,
     deepestDip,
     maxSizeNeeded: Math.max(group.maxSize, arithmetic.desired + peakSurge),
+    maxSizeLimit: group.maxSize + arithmetic.surge,
     minSizeNeeded: Math.min(group.minSize, arithmetic.desired - deepestDip),
   };
   return {

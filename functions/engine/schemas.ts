@@ -56,6 +56,7 @@ export const ReplacementPlanSchema: z.ZodType<ReplacementPlan> = z.object({
     peakSurge: count,
     deepestDip: count,
     maxSizeNeeded: count,
+    maxSizeLimit: count,
     minSizeNeeded: count,
   }),
   waves: z.array(WaveSchema),

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { setDesiredCapacity } from "../aws/autoscaling";
+import { setDesiredCapacity, updateGroup } from "../aws/autoscaling";
 import { readGroup } from "../aws/fleet";
 import { CapacityLimitError } from "../engine/errors";
 import { RolloutPolicySchema } from "../engine/policy";
@@ -13,6 +13,8 @@ const LaunchWaveInputSchema = StepSchema.extend({
   wave: WaveSchema,
   start: WaveStartSchema,
   policy: RolloutPolicySchema,
+  /** The original MaxSize plus the surge: the most a wave may ever raise MaxSize to. */
+  maxSizeLimit: z.number().int().min(0),
   /** Estimated seconds until new instances are healthy: the first readiness check waits this long. */
   readySeconds: z.number().min(0),
 });
@@ -27,10 +29,14 @@ async function launchWaveStep(input: typeof LaunchWaveInputSchema._output): Prom
   const group = await readGroup(groupName);
   const desiredAfter = start.desiredBefore - wave.retireFirst.length + wave.launchCount;
   if (desiredAfter > group.maxSize) {
-    throw new CapacityLimitError(
-      `Wave ${wave.index} needs desired capacity ${desiredAfter} but "${groupName}" allows at most ${group.maxSize}`,
-      { groupName, desiredAfter, maxSize: group.maxSize },
-    );
+    // Fail closed beyond the original MaxSize plus the surge; below it, make room (the group grew meanwhile).
+    if (desiredAfter > input.maxSizeLimit) {
+      throw new CapacityLimitError(
+        `Wave ${wave.index} needs desired capacity ${desiredAfter} but "${groupName}" may grow to at most ${input.maxSizeLimit}`,
+        { groupName, desiredAfter, maxSize: group.maxSize, maxSizeLimit: input.maxSizeLimit },
+      );
+    }
+    await updateGroup({ groupName, maxSize: desiredAfter });
   }
   if (group.desiredCapacity < desiredAfter) await setDesiredCapacity(groupName, desiredAfter);
   const launchedAt = now();

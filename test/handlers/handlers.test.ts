@@ -172,12 +172,24 @@ describe("steps that change things", () => {
     expect(autoScaling).not.toHaveReceivedCommand(SetDesiredCapacityCommand);
   });
 
-  it("launchWave refuses to exceed MaxSize and changes nothing", async () => {
+  it("launchWave refuses to grow past the original MaxSize plus the surge, and changes nothing", async () => {
     autoScaling.on(DescribeAutoScalingGroupsCommand).resolves(groupResponse(12, 14, []));
-    await expect((await load("launchWave"))(launchEvent(), context)).rejects.toBeInstanceOf(
-      CapacityLimitError,
-    );
+    const event = { ...launchEvent(), maxSizeLimit: 15 };
+    await expect((await load("launchWave"))(event, context)).rejects.toBeInstanceOf(CapacityLimitError);
     expect(autoScaling).not.toHaveReceivedCommand(SetDesiredCapacityCommand);
+    expect(autoScaling).not.toHaveReceivedCommand(UpdateAutoScalingGroupCommand);
+  });
+
+  it("launchWave makes room within that limit when the group grew meanwhile", async () => {
+    autoScaling.on(DescribeAutoScalingGroupsCommand).resolves(groupResponse(12, 14, []));
+    autoScaling.on(UpdateAutoScalingGroupCommand).resolves({});
+    autoScaling.on(SetDesiredCapacityCommand).resolves({});
+    await (await load("launchWave"))({ ...launchEvent(), maxSizeLimit: 16 }, context);
+    expect(autoScaling).toHaveReceivedCommandWith(UpdateAutoScalingGroupCommand, {
+      AutoScalingGroupName: "web-prod",
+      MaxSize: 16,
+    });
+    expect(autoScaling).toHaveReceivedCommandWith(SetDesiredCapacityCommand, { DesiredCapacity: 16 });
   });
 
   it("retireInstances terminates only live, unquarantined members the plan named", async () => {
