@@ -123,7 +123,11 @@ export function toFieldIssues(error: z.ZodError): { path: string; message: strin
         typeof part === "number" ? `${path}[${part}]` : path ? `${path}.${String(part)}` : String(part),
       "",
     ),
-    message: issue.message,
+    // zod's default for a missing field ("expected string, received undefined") reads like a type error.
+    message:
+      issue.code === "invalid_type" && issue.message.endsWith("received undefined")
+        ? "required"
+        : issue.message,
   }));
 }
 

@@ -126,3 +126,64 @@ describe("phoenix replace --local", () => {
     expect(stderr).toMatch(message);
   });
 });
+
+describe("phoenix quarantine --local", () => {
+  it("quarantines an instance, follows it live, and ends with the case and manifest digest", async () => {
+    const { code, stdout } = await phoenix(
+      "quarantine",
+      "web-prod:0",
+      "--local",
+      "--scenario",
+      "quarantine",
+      "--reason",
+      "suspicious outbound traffic",
+      "--case",
+      "IR-7",
+    );
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/preserved i-\w+: tagged, termination protection/);
+    expect(stdout).toMatch(/isolated i-\w+: all-traffic group, then isolation group/);
+    expect(stdout).toMatch(/replacement i-\w+ InService and healthy/);
+    expect(stdout).toMatch(/case IR-7: i-\w+ quarantined, manifest sha256 [0-9a-f]{64}$/m);
+  });
+
+  it("shows the plan on a dry run: what will be preserved and how capacity is kept", async () => {
+    const { code, stdout } = await phoenix(
+      "quarantine",
+      "web-prod:0",
+      "--local",
+      "--scenario",
+      "quarantine",
+      "--reason",
+      "suspicious outbound traffic",
+      "--dry-run",
+      "--json",
+    );
+    expect(code).toBe(0);
+    const outcome = JSON.parse(stdout);
+    expect(outcome.status).toBe("SUCCEEDED");
+    expect(outcome.summary).toMatch(
+      /^plan: quarantine i-\w+ as case case-\d{8}-[0-9a-f]+ \(nothing changed\)$/,
+    );
+    // Six in service, floor six: the plan raises capacity by one before the suspect leaves.
+    expect(outcome.output.group).toMatchObject({
+      groupName: "web-prod",
+      floor: 6,
+      healthyOthers: 5,
+      raiseBy: 1,
+    });
+    expect(outcome.output.instances[0].volumes).toHaveLength(1);
+  });
+
+  it.each([
+    [["web-prod:0"], /reason: required/],
+    [["web-prod:0", "--reason", "x"], /reason: say why/],
+    [["i-123", "--reason", "compromised"], /instanceIds\[0\]/],
+    [["release", "web-prod:0"], /is not under quarantine/],
+    [["dispose"], /dispose takes exactly one instance id/],
+  ])("rejects %j with exit code 2, naming the problem", async (args, message) => {
+    const { code, stderr } = await phoenix("quarantine", ...args, "--local", "--scenario", "quarantine");
+    expect(code).toBe(2);
+    expect(stderr).toMatch(message);
+  });
+});
