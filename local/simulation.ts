@@ -79,6 +79,8 @@ export class Simulation {
   interceptTask?: RunOptions["interceptTask"];
   /** Extra deliveries of every event an EventBridge rule matches (at-least-once delivery). */
   duplicateDeliveries = 0;
+  /** Seconds EventBridge takes to deliver an event (delivery order is not put order); none by default. */
+  deliveryDelay?: (event: { detailType: string; detail: unknown }) => number;
   private restoreSettings: () => void = () => {};
 
   private constructor(
@@ -202,17 +204,31 @@ export class Simulation {
       startDate: this.world.clock.now(),
     } as SimExecution;
     execution.done = this.track(
-      this.runMachine(machine.file, id, execution, options).then((outcome) => {
-        Object.assign(execution, {
-          status: outcome.status,
-          output: outcome.output === undefined ? undefined : JSON.stringify(outcome.output),
-          error: outcome.error,
-          cause: outcome.cause,
-          stopDate: this.world.clock.now(),
-          outcome,
-        });
-        return outcome;
-      }),
+      this.runMachine(machine.file, id, execution, options)
+        // A definition the runner cannot run fails the execution loudly instead of leaving it RUNNING.
+        .catch(
+          (error: Error): ExecutionOutcome => ({
+            executionArn,
+            status: "FAILED",
+            error: "States.Runtime",
+            cause: error.message,
+            historyEvents: 0,
+            stateTransitions: 0,
+            lambdaInvocations: 0,
+            lambdaMilliseconds: 0,
+          }),
+        )
+        .then((outcome) => {
+          Object.assign(execution, {
+            status: outcome.status,
+            output: outcome.output === undefined ? undefined : JSON.stringify(outcome.output),
+            error: outcome.error,
+            cause: outcome.cause,
+            stopDate: this.world.clock.now(),
+            outcome,
+          });
+          return outcome;
+        }),
     );
     this.executions.set(executionArn, execution);
     return execution;
@@ -383,9 +399,12 @@ export class Simulation {
           matchesPattern(trigger.eventBridge.pattern, event),
       );
       if (!matched) continue;
+      const delay = this.deliveryDelay?.(entry) ?? 0;
       for (let copy = 0; copy <= this.duplicateDeliveries; copy++) {
         // Asynchronous invocation: a failure is recorded, as Lambda would after its retries.
-        this.track(this.invoke(fn.key, structuredClone(event)).catch(() => undefined));
+        const deliver = () => this.track(this.invoke(fn.key, structuredClone(event)).catch(() => undefined));
+        if (delay > 0) this.at(delay, deliver);
+        else deliver();
       }
     }
   }

@@ -75,12 +75,16 @@ export function describeReplaceStep(stateName: string, input: Loose, output: Loo
       if (!verdict.passed) return `probes FAILED: ${verdict.reasons.join("; ")}`;
       return `probes passed (${checks})${verdict.bakeSeconds > 0 ? `; baking ${verdict.bakeSeconds}s` : ""}`;
     }
-    case "RollbackWave":
-      return `ROLL BACK: terminated ${list(output.rollback.terminated) || "nothing"}, returned ${list(output.rollback.reregistered) || "nothing"} to service`;
+    case "RollbackWave": {
+      const kept = output.rollback.keptForTheFloor ?? [];
+      return `ROLL BACK: terminated ${list(output.rollback.terminated) || "nothing"}, returned ${list(output.rollback.reregistered) || "nothing"} to service${kept.length ? `, kept ${list(kept)} for the floor` : ""}`;
+    }
     case "RestoreGroup": {
       const update = output.restore.restoration.update;
-      return `restored launch template version ${update.launchTemplate?.version}, min ${update.minSize}, max ${update.maxSize}, desired ${update.desiredCapacity}; resumed ${list(output.restore.restoration.resumeProcesses) || "nothing"}`;
+      return `restored launch template version ${update.launchTemplate?.version}, min ${update.minSize}, max ${update.maxSize}; resumed ${list(output.restore.restoration.resumeProcesses) || "nothing"}`;
     }
+    case "SettleCapacity":
+      return `capacity settled: desired ${output.settle.desiredCapacity}, min ${output.settle.minSize}, max ${output.settle.maxSize}`;
     case "Finish":
       return `finish: ${output.summary.instancesReplaced} instances replaced; MaxSize, MinSize and processes restored`;
     default:
@@ -230,9 +234,10 @@ export class Timeline {
     if (event.type !== "StateExited" || event.stateType !== "Task" || !event.stateName) return;
     const input = event.input as Loose;
     if (this.caught.delete(`${event.executionName}/${event.stateName}`)) {
-      const failure = Object.values(event.output as Record<string, Loose>).find(
-        (value) => value && typeof value === "object" && "Error" in value && "Cause" in value,
-      );
+      // The step's own failure is the last one its Catch added (earlier ones are what led here).
+      const failure = Object.values(event.output as Record<string, Loose>)
+        .filter((value) => value && typeof value === "object" && "Error" in value && "Cause" in value)
+        .at(-1);
       const execution = this.executions.get(event.executionName);
       this.line(
         event.at,
@@ -269,10 +274,7 @@ export class Timeline {
       if (message) this.line(event.at, input?.groupName ?? "", "rollout", message);
       return;
     }
-    const message =
-      output?.failure && !output?.rollback
-        ? `${event.stateName} failed: ${output.failure.Error}: ${output.failure.Cause}`
-        : describeReplaceStep(event.stateName, input, output);
+    const message = describeReplaceStep(event.stateName, input, output);
     const index = input?.wave?.index;
     const label = typeof index === "number" ? `wave ${index + 1}/${execution?.waves ?? "?"}` : "phoenix";
     if (message) this.line(event.at, execution?.groupName ?? input?.groupName ?? "", label, message);

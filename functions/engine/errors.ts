@@ -105,6 +105,14 @@ export class AwsRequestRejectedError extends PhoenixError {
   override name = "AwsRequestRejectedError";
 }
 
+/**
+ * Taking instances out of service now would leave fewer healthy in-service instances than the floor
+ * (something else took capacity meanwhile); the state machine waits and checks again, then rolls back.
+ */
+export class BelowFloorError extends PhoenixError {
+  override name = "BelowFloorError";
+}
+
 /** Another replacement of the same group holds the group's lock. */
 export class ReplacementInProgressError extends PhoenixError {
   override name = "ReplacementInProgressError";

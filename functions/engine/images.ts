@@ -1,6 +1,7 @@
 // The three ways a new golden image is announced, normalized to one shape, and which groups roll onto it in
 // which order.
 import { z } from "zod";
+import { PhoenixError } from "./errors";
 import { type GroupSnapshot, MANAGED_TAG } from "./types";
 
 /** Tag naming the golden-image channel a group follows. */
@@ -80,6 +81,21 @@ export interface PublishedImage {
   /** The Image Builder image ARN, the parameter name, or the publisher's source. */
   reference: string;
   soakSeconds?: number;
+}
+
+/** The newest image announced on a channel: what every group of the channel should end up running. */
+export interface ChannelHead {
+  channel: string;
+  imageId: string;
+  publishedAt: string;
+}
+
+/** Key of a channel's head in the Phoenix table. */
+export const channelHeadKey = (channel: string) => `channel#${channel}`;
+
+/** An image rollout met a newer image on its channel: it stops, and the newer one rolls instead. */
+export class ImageSupersededError extends PhoenixError {
+  override name = "ImageSupersededError";
 }
 
 /** The channel a golden-AMI parameter feeds: the path segment after the prefix (/phoenix/golden-ami/web -> web). */

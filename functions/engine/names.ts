@@ -16,12 +16,17 @@ export function shortHash(text: string): string {
  * a hash of the exact parts is appended whenever anything had to change, so distinct inputs never collide.
  */
 export function executionName(...parts: string[]): string {
+  return executionName.within(80, ...parts);
+}
+
+/** An execution name of at most `length` characters (to leave room for a suffix). */
+executionName.within = (length: number, ...parts: string[]): string => {
   const joined = parts.join("-");
   const safe = joined.replace(/[^A-Za-z0-9_-]/g, "-");
-  if (safe === joined && safe.length <= 80) return safe;
+  if (safe === joined && safe.length <= length) return safe;
   const hash = shortHash(joined);
-  return `${safe.slice(0, 80 - hash.length - 1)}-${hash}`;
-}
+  return `${safe.slice(0, length - hash.length - 1)}-${hash}`;
+};
 
 /** A compact UTC timestamp for names: 20261123T0900. */
 export const nameTime = (at: Date) => at.toISOString().replace(/[-:]/g, "").slice(0, 13);

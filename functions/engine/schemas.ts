@@ -87,6 +87,10 @@ export const WaveStartSchema = z.object({
   startedAt: isoTime,
   baselineIds: z.array(z.string()),
   desiredBefore: count,
+  /** Named instances still in service at the start; the wave launches one instance for each. */
+  launchCount: count,
+  /** Instances of the wave that went another way since the plan (quarantined, replaced by AWS), and how. */
+  gone: z.array(z.object({ instanceId: z.string(), why: z.string() })),
 });
 export type WaveStart = z.infer<typeof WaveStartSchema>;
 

@@ -10,6 +10,16 @@ export interface WaveResult {
   readyAt: string;
   retiredAt: string;
   probes: ProbeCheck[];
+  /** Instances of the wave that were gone at its start (quarantined, replaced by AWS). */
+  gone: { instanceId: string; why: string }[];
+  /** Instances the wave did not retire because something else had taken them out meanwhile. */
+  notRetired: { instanceId: string; why: string }[];
+}
+
+/** The instances a wave really replaced: those it named, less those that went another way. */
+function replacedBy(wave: WaveResult): string[] {
+  const elsewhere = new Set([...wave.gone, ...wave.notRetired].map((item) => item.instanceId));
+  return wave.replaced.filter((id) => !elsewhere.has(id));
 }
 
 /** The summary carried by the "Replacement Completed" event and returned by the execution. */
@@ -28,6 +38,8 @@ export interface ReplacementSummary {
     index: number;
     replaced: string[];
     launched: string[];
+    /** Named instances that went another way (quarantined, replaced by AWS) before the wave retired them. */
+    wentElsewhere: { instanceId: string; why: string }[];
     readySeconds: number;
     totalSeconds: number;
     probes: string[];
@@ -54,7 +66,7 @@ export function summarizeReplacement(args: {
       version: plan.target.version,
       imageId: plan.target.imageId,
     },
-    instancesReplaced: waveResults.reduce((sum, wave) => sum + wave.replaced.length, 0),
+    instancesReplaced: waveResults.reduce((sum, wave) => sum + replacedBy(wave).length, 0),
     waves: waveResults.length,
     startedAt: plan.plannedAt,
     finishedAt,
@@ -62,8 +74,9 @@ export function summarizeReplacement(args: {
     estimatedSeconds: plan.estimate.totalSeconds,
     perWave: waveResults.map((wave) => ({
       index: wave.index,
-      replaced: wave.replaced,
+      replaced: replacedBy(wave),
       launched: wave.launched,
+      wentElsewhere: [...wave.gone, ...wave.notRetired],
       readySeconds: secondsBetween(wave.startedAt, wave.readyAt),
       totalSeconds: secondsBetween(wave.startedAt, wave.retiredAt),
       probes: wave.probes.map(

@@ -1,3 +1,4 @@
+import type { Wave } from "./plan";
 import type { RolloutPolicy } from "./policy";
 import {
   type GroupSnapshot,
@@ -254,6 +255,78 @@ export function liveMembers(
     } else live.push(instanceId);
   }
   return { live, skipped };
+}
+
+/**
+ * A wave as it stands when it starts: the named instances still live (one the wave would replace may have
+ * been quarantined or terminated by AWS since the plan, and AWS or the quarantine refilled its place), so
+ * the wave launches only for those and never leaves a surplus behind.
+ */
+export function waveAtStart(
+  wave: Pick<Wave, "instanceIds">,
+  group: GroupSnapshot,
+  details: { instanceId: string; tags: Record<string, string> }[],
+): { liveIds: string[]; launchCount: number; gone: { instanceId: string; why: string }[] } {
+  const { live, skipped } = liveMembers(wave.instanceIds, group, details);
+  return {
+    liveIds: live,
+    launchCount: live.length,
+    gone: skipped,
+  };
+}
+
+/** Members serving now: InService, Healthy, and healthy in every target group of the group. */
+export function servingMembers(group: GroupSnapshot, targetHealth: TargetHealth[]): string[] {
+  return group.instances
+    .filter(
+      (instance) =>
+        instance.lifecycleState === "InService" &&
+        instance.healthStatus === "Healthy" &&
+        unhealthyTargets(instance.instanceId, group.targetGroupArns, targetHealth).length === 0,
+    )
+    .map((instance) => instance.instanceId);
+}
+
+/**
+ * Whether instances may be taken out of service without going below the floor. Fails closed: whatever
+ * else is out of service right now (a quarantined instance, one AWS is replacing) counts against it.
+ */
+export function floorVerdict(
+  serving: string[],
+  removing: string[],
+  floor: number,
+): { allowed: boolean; remaining: number; reason: string } {
+  const leaving = new Set(removing);
+  const remaining = serving.filter((id) => !leaving.has(id)).length;
+  return {
+    allowed: remaining >= floor,
+    remaining,
+    reason: `taking ${removing.length} out of service would leave ${remaining} healthy in service; the floor is ${floor}`,
+  };
+}
+
+/**
+ * Which of a failed wave's new instances the rollback terminates now: every one that is not serving, and
+ * serving ones only while the group keeps its floor without them (an old instance the wave replaced may be
+ * gone, quarantined say, and a new one is standing in for it). The rest stay until the rollback's last step
+ * lowers desired capacity, which waits until the floor allows it.
+ */
+export function chooseRollbackTerminations(
+  launched: string[],
+  serving: string[],
+  floor: number,
+): { terminate: string[]; keep: string[] } {
+  const servingSet = new Set(serving);
+  const terminate = launched.filter((id) => !servingSet.has(id));
+  const keep: string[] = [];
+  let remaining = serving.length;
+  for (const id of launched.filter((item) => servingSet.has(item))) {
+    if (remaining - 1 >= floor) {
+      terminate.push(id);
+      remaining--;
+    } else keep.push(id);
+  }
+  return { terminate, keep };
 }
 
 /** Why a wave failed, in lines a person can act on, from whatever the wave recorded before it stopped. */

@@ -25,6 +25,8 @@ const WaveResultSchema = z.object({
       detail: z.string(),
     }),
   ),
+  gone: z.array(z.object({ instanceId: z.string(), why: z.string() })).default([]),
+  notRetired: z.array(z.object({ instanceId: z.string(), why: z.string() })).default([]),
 });
 
 const FinishInputSchema = StepSchema.extend({

@@ -17,17 +17,21 @@ const LaunchWaveInputSchema = StepSchema.extend({
   maxSizeLimit: z.number().int().min(0),
   /** Estimated seconds until new instances are healthy: the first readiness check waits this long. */
   readySeconds: z.number().min(0),
+  /** Present when the wave retired instances before launching: desired capacity right after that. */
+  retiredFirst: z.object({ desiredAfter: z.number().int().min(0) }).optional(),
 });
 
 /**
- * Launches a wave by raising desired capacity to (desired at wave start) - (retired first) + (wave size).
- * The target is absolute and only ever raised, so a retried launch never launches twice. Fails closed with
- * CapacityLimitError rather than exceed MaxSize.
+ * Launches a wave by raising desired capacity by the instances of the wave still there at its start. Fails
+ * closed with CapacityLimitError rather than exceed the original MaxSize plus the surge.
  */
 async function launchWaveStep(input: typeof LaunchWaveInputSchema._output): Promise<WaveLaunch> {
   const { groupName, wave, start, policy } = input;
   const group = await readGroup(groupName);
-  const desiredAfter = start.desiredBefore - wave.retireFirst.length + wave.launchCount;
+  // Desired capacity as it was just before this step (read at wave start, or after retiring first) plus
+  // the launch: a scaling policy that acted while the first instances drained keeps its change. The target
+  // is absolute, so a retry cannot launch twice.
+  const desiredAfter = (input.retiredFirst?.desiredAfter ?? start.desiredBefore) + start.launchCount;
   if (desiredAfter > group.maxSize) {
     // Fail closed beyond the original MaxSize plus the surge; below it, make room (the group grew meanwhile).
     if (desiredAfter > input.maxSizeLimit) {
@@ -45,10 +49,12 @@ async function launchWaveStep(input: typeof LaunchWaveInputSchema._output): Prom
     launchedAt: launchedAt.toISOString(),
     deadline: new Date(launchedAt.getTime() + policy.readiness.timeoutSeconds * 1000).toISOString(),
     baselineIds: start.baselineIds,
-    launchCount: wave.launchCount,
+    launchCount: start.launchCount,
     desiredBefore: group.desiredCapacity,
     desiredAfter,
-    nextCheckSeconds: Math.min(Math.ceil(input.readySeconds), policy.readiness.timeoutSeconds),
+    // Nothing left to launch (every instance of the wave went another way): check at once.
+    nextCheckSeconds:
+      start.launchCount === 0 ? 0 : Math.min(Math.ceil(input.readySeconds), policy.readiness.timeoutSeconds),
   };
 }
 

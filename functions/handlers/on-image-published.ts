@@ -1,6 +1,7 @@
 import { IdempotencyConfig, makeIdempotent } from "@aws-lambda-powertools/idempotency";
 import { DynamoDBPersistenceLayer } from "@aws-lambda-powertools/idempotency/dynamodb";
 import type { Context } from "aws-lambda";
+import { claimChannelHead } from "../aws/channels";
 import { currentDynamoDbClient } from "../aws/dynamodb";
 import { getBuiltImage } from "../aws/imagebuilder";
 import { getParameter } from "../aws/ssm";
@@ -82,14 +83,27 @@ let idempotency: IdempotencyConfig | undefined;
 
 /**
  * A new golden image was published (Image Builder, Parameter Store, or an "Image Published" event): start
- * one image-rollout execution for its channel. EventBridge delivers at least once; a duplicate or replayed
+ * one image-rollout execution for its channel, unless an image announced later already heads the channel. EventBridge delivers at least once; a duplicate or replayed
  * event finds the Powertools idempotency record, or at worst the execution of the same name, and starts nothing.
  */
 async function onImagePublished(event: ImageEvent, context: Context) {
-  const image = await resolveImage(event);
-  if ("ignored" in image) {
-    logger.info("image event ignored", { reason: image.ignored, eventId: event.id });
-    return { status: "ignored", reason: image.ignored };
+  const resolved = await resolveImage(event);
+  if ("ignored" in resolved) {
+    logger.info("image event ignored", { reason: resolved.ignored, eventId: event.id });
+    return { status: "ignored", reason: resolved.ignored };
+  }
+  const image = resolved;
+  // EventBridge does not deliver in order: an image announced before the channel's current one never rolls.
+  const publishedAt = new Date(event.time).toISOString();
+  const claim = await claimChannelHead(config().PHOENIX_TABLE, {
+    channel: image.channel,
+    imageId: image.imageId,
+    publishedAt,
+  });
+  if (!claim.claimed) {
+    const reason = `superseded: channel ${image.channel} already follows ${claim.head?.imageId} (announced ${claim.head?.publishedAt}), newer than ${image.imageId} (announced ${publishedAt})`;
+    logger.warn("image event superseded", { reason, eventId: event.id });
+    return { status: "superseded", reason, image };
   }
   idempotency ??= new IdempotencyConfig({ expiresAfterSeconds: 24 * 3600 });
   startRolloutOnce ??= makeIdempotent(startRollout, {

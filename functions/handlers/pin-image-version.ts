@@ -1,11 +1,13 @@
 import type { z } from "zod";
+import { readChannelHead } from "../aws/channels";
 import { ensureImageVersion, resolveLaunchTemplateVersion } from "../aws/ec2";
 import { readGroup } from "../aws/fleet";
 import { LaunchTemplateVersionNotFoundError } from "../engine/errors";
-import { AmiIdSchema, ChannelSchema } from "../engine/images";
+import { AmiIdSchema, ChannelSchema, ImageSupersededError } from "../engine/images";
 import { assertReplaceable } from "../engine/plan";
 import { StepSchema } from "../engine/schemas";
 import type { LaunchTemplateRef } from "../engine/types";
+import { config } from "../runtime/config";
 import { phoenixHandler } from "../runtime/handler";
 import { logger } from "../runtime/observability";
 
@@ -13,9 +15,17 @@ const PinInputSchema = StepSchema.extend({ imageId: AmiIdSchema, channel: Channe
 
 /**
  * Gives a group an explicit launch template version carrying the new image, copied from the version it runs
- * now with only the image changed. Re-running finds the version it made before instead of making another.
+ * now with only the image changed, unless a newer image heads the channel now (ImageSupersededError). Re-running finds the version it made before instead of making another.
  */
 async function pinStep({ groupName, imageId, channel }: z.output<typeof PinInputSchema>) {
+  // A newer image may have been announced since this rollout started: then it rolls, and this one stops.
+  const head = await readChannelHead(config().PHOENIX_TABLE, channel);
+  if (head && head.imageId !== imageId) {
+    throw new ImageSupersededError(
+      `channel ${channel} moved on to ${head.imageId} (announced ${head.publishedAt}); ${imageId} no longer rolls`,
+      { channel, imageId, head },
+    );
+  }
   const group = await readGroup(groupName);
   assertReplaceable(group);
   const template = group.launchTemplate as LaunchTemplateRef;

@@ -34,7 +34,7 @@ const ReleaseInputSchema = z
 async function releaseStep({ instanceId, requestedBy, dryRun }: z.output<typeof ReleaseInputSchema>) {
   const tableName = config().PHOENIX_TABLE;
   const record = await readQuarantineRecord(tableName, instanceId);
-  if (!record || record.status !== "quarantined") {
+  if (record?.status !== "quarantined") {
     throw new InvalidInputError([
       {
         path: "instanceId",

@@ -24,6 +24,22 @@ const ReportInputSchema = z.object({
   failure: FailureSchema.optional(),
 });
 
+/** The last attempt of a group's replacement (the rollout names them <name>-1, -2, ... while the group is busy). */
+async function latestAttempt(stateMachineArn: string, executionName: string) {
+  let latest: Awaited<ReturnType<typeof describeExecutionIfAny>>;
+  for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+    const execution = await describeExecutionIfAny(
+      executionArnOf(stateMachineArn, `${executionName}-${attempt}`),
+    );
+    if (!execution) break;
+    latest = execution;
+  }
+  return latest;
+}
+
+/** As many attempts as the image-rollout state machine makes (its BusyTooLong choice). */
+const MAX_ATTEMPTS = 30;
+
 /**
  * Tells the fleet how an image rollout ended: "Image Rollout Completed", or "Image Rollout Halted" saying
  * which groups failed and why (read from their replacement executions) and which never started.
@@ -47,7 +63,7 @@ async function reportStep(input: z.output<typeof ReportInputSchema>) {
   const stateMachineArn = required("PHOENIX_REPLACE_GROUP_ARN");
   const outcomes = [];
   for (const group of groups) {
-    const execution = await describeExecutionIfAny(executionArnOf(stateMachineArn, group.executionName));
+    const execution = await latestAttempt(stateMachineArn, group.executionName);
     outcomes.push({
       groupName: group.groupName,
       wave: group.wave,

@@ -32,7 +32,8 @@ async function resolveStep({ image }: z.output<typeof ResolveInputSchema>) {
       wave,
       groups: names.map((groupName) => ({
         groupName,
-        executionName: executionName("img", image.channel, groupName, image.imageId),
+        // Room for the attempt number the rollout appends ("-1", "-2", ... while the group is busy).
+        executionName: executionName.within(76, "img", image.channel, groupName, image.imageId),
       })),
     })),
     excluded,

@@ -20,8 +20,10 @@ async function retireStep({ groupName, instanceIds }: typeof RetireInputSchema._
   const details = await describeInstances(instanceIds);
   const { live: terminate, skipped } = liveMembers(instanceIds, group, details);
   for (const instanceId of terminate) await terminateInstanceInGroup(instanceId, true);
-  logger.info("retired instances", { terminated: terminate, skipped });
-  return { terminated: terminate, skipped, retiredAt: now().toISOString() };
+  // Each termination decremented desired capacity by one.
+  const desiredAfter = group.desiredCapacity - terminate.length;
+  logger.info("retired instances", { terminated: terminate, skipped, desiredAfter });
+  return { terminated: terminate, skipped, retiredAt: now().toISOString(), desiredAfter };
 }
 
 export const handler = phoenixHandler(RetireInputSchema, retireStep);

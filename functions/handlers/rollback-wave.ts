@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { terminateInstanceInGroup } from "../aws/autoscaling";
 import { describeInstances } from "../aws/ec2";
-import { registerTargets } from "../aws/elbv2";
+import { describeHealthAcross, registerTargets } from "../aws/elbv2";
 import { readGroup } from "../aws/fleet";
 import {
   FailureSchema,
@@ -11,7 +11,13 @@ import {
   WaveSchema,
   WaveStartSchema,
 } from "../engine/schemas";
-import { explainWaveFailure, identifyNewInstances, liveMembers } from "../engine/wave";
+import {
+  chooseRollbackTerminations,
+  explainWaveFailure,
+  identifyNewInstances,
+  liveMembers,
+  servingMembers,
+} from "../engine/wave";
 import { now } from "../runtime/clock";
 import { phoenixHandler } from "../runtime/handler";
 import { logger } from "../runtime/observability";
@@ -22,6 +28,8 @@ const RollbackWaveInputSchema = StepSchema.extend({
   wave: WaveSchema,
   target: ReplacementTargetSchema,
   targetGroupArns: z.array(z.string()),
+  /** Healthy in-service instances the group must keep. */
+  floor: z.number().int().min(0),
   start: WaveStartSchema.optional(),
   launch: WaveLaunchSchema.optional(),
   readiness: z
@@ -40,8 +48,9 @@ const RollbackWaveInputSchema = StepSchema.extend({
 });
 
 /**
- * Rolls back one failed wave: terminates the instances it launched (decrementing, never a quarantined one)
- * and puts the wave's old instances that are still alive back into every target group. The group's settings
+ * Rolls back one failed wave: puts the wave's old instances that are still alive back into every target
+ * group and terminates the instances it launched (decrementing, never a quarantined one), keeping serving
+ * ones the floor still needs; the rollback's last step settles capacity once that is safe. The group's settings
  * are restored afterwards by RestoreGroup, for the whole execution.
  */
 async function rollbackWaveStep(input: typeof RollbackWaveInputSchema._output) {
@@ -49,24 +58,34 @@ async function rollbackWaveStep(input: typeof RollbackWaveInputSchema._output) {
   const reasons = explainWaveFailure({ waveIndex: wave.index, ...input });
   const group = await readGroup(groupName);
   const baselineIds = input.launch?.baselineIds ?? input.start?.baselineIds;
+  const launchCount = input.launch?.launchCount ?? input.start?.launchCount ?? wave.launchCount;
   const launched = baselineIds
-    ? identifyNewInstances(group, { baselineIds, launchCount: wave.launchCount }, target).map(
-        (i) => i.instanceId,
-      )
+    ? identifyNewInstances(group, { baselineIds, launchCount }, target).map((i) => i.instanceId)
     : [];
   const details = await describeInstances([...launched, ...wave.instanceIds]);
-  const { live: terminate } = liveMembers(launched, group, details);
-  for (const instanceId of terminate) await terminateInstanceInGroup(instanceId, true);
+  // Old instances first, so they are back in service as early as possible.
   const { live: reregister } = liveMembers(wave.instanceIds, group, details);
   for (const arn of targetGroupArns) await registerTargets(arn, reregister);
+  const { live: liveLaunched } = liveMembers(launched, group, details);
+  const serving = servingMembers(
+    group,
+    await describeHealthAcross(
+      targetGroupArns,
+      group.instances.map((i) => i.instanceId),
+    ),
+  );
+  const { terminate, keep } = chooseRollbackTerminations(liveLaunched, serving, input.floor);
+  for (const instanceId of terminate) await terminateInstanceInGroup(instanceId, true);
   logger.warn("wave rolled back", {
     wave: wave.index,
     reasons,
     terminated: terminate,
+    keptForTheFloor: keep,
     reregistered: reregister,
   });
   return {
     terminated: terminate,
+    keptForTheFloor: keep,
     reregistered: reregister,
     reasons,
     cause: reasons.join("\n"),

@@ -1,14 +1,18 @@
 import { describe, expect, it } from "vitest";
-import { restorationFor } from "../../functions/engine/restore";
+import { restorationFor, settleCapacity } from "../../functions/engine/restore";
 import type { TargetHealth } from "../../functions/engine/types";
 import {
   assessDrain,
   assessReadiness,
+  chooseRollbackTerminations,
   explainWaveFailure,
+  floorVerdict,
   judgeProbes,
   liveMembers,
   nextCheckDelay,
+  servingMembers,
   type WaveLaunch,
+  waveAtStart,
 } from "../../functions/engine/wave";
 import { group, instance, instanceId, NEW_IMAGE, NOW, policy, TG_ARN, target } from "../fixtures";
 
@@ -181,7 +185,58 @@ describe("draining, retiring and restoring", () => {
     ]);
   });
 
-  it("after a rollback restores the exact version string, sizes and desired capacity; resumes only what Phoenix paused", () => {
+  it("a wave launches only for its instances still there at its start", () => {
+    const members = group(3, { instances: [instance(1), instance(2)] });
+    const standing = waveAtStart({ instanceIds: [instanceId(1), instanceId(2), instanceId(3)] }, members, [
+      { instanceId: instanceId(2), tags: { "phoenix:quarantined": "c-1" } },
+    ]);
+    expect(standing).toEqual({
+      liveIds: [instanceId(1)],
+      launchCount: 1,
+      gone: [
+        { instanceId: instanceId(2), why: "quarantined" },
+        { instanceId: instanceId(3), why: "no longer in the group" },
+      ],
+    });
+  });
+
+  it("counts as serving only InService, Healthy instances healthy in every target group", () => {
+    const members = group(4, {
+      instances: [instance(1), instance(2, { healthStatus: "Unhealthy" }), instance(3), instance(4)],
+    });
+    const health: TargetHealth[] = [1, 2, 3].map((n) => ({
+      targetGroupArn: TG_ARN,
+      instanceId: instanceId(n),
+      state: n === 3 ? "initial" : "healthy",
+    }));
+    expect(servingMembers(members, health)).toEqual([instanceId(1)]);
+  });
+
+  it("lets instances go out of service only while the floor holds, counting what else is out", () => {
+    const serving = [instanceId(1), instanceId(2), instanceId(3)];
+    expect(floorVerdict(serving, [instanceId(1)], 2)).toMatchObject({ allowed: true, remaining: 2 });
+    expect(floorVerdict(serving, [instanceId(1), instanceId(9)], 2)).toMatchObject({ allowed: true });
+    expect(floorVerdict(serving, [instanceId(1), instanceId(2)], 2)).toEqual({
+      allowed: false,
+      remaining: 1,
+      reason: "taking 2 out of service would leave 1 healthy in service; the floor is 2",
+    });
+  });
+
+  it("a rollback terminates new instances that do not serve, and serving ones only while the floor holds", () => {
+    // Old 1 is back in service, old 2 was quarantined: new 11 stands in for it until capacity settles.
+    const serving = [instanceId(1), instanceId(10), instanceId(11)];
+    expect(chooseRollbackTerminations([instanceId(10), instanceId(11), instanceId(12)], serving, 2)).toEqual({
+      terminate: [instanceId(12), instanceId(10)],
+      keep: [instanceId(11)],
+    });
+    expect(chooseRollbackTerminations([instanceId(10), instanceId(11)], serving, 1)).toEqual({
+      terminate: [instanceId(10), instanceId(11)],
+      keep: [],
+    });
+  });
+
+  it("after a rollback restores the exact version string and sizes that hold desired capacity; resumes only what Phoenix paused", () => {
     const previous = {
       launchTemplate: { launchTemplateId: "lt-1", launchTemplateName: "web", version: "$Default" },
       minSize: 3,
@@ -195,15 +250,51 @@ describe("draining, retiring and restoring", () => {
       desiredCapacity: 4,
       suspendedProcesses: ["AlarmNotification", "AZRebalance", "Launch"],
     });
+    // Desired capacity is still 4 (a stand-in was kept for the floor): MaxSize stays 4 until it settles.
     expect(restorationFor(previous, current, "rolled-back")).toEqual({
       update: {
         launchTemplate: { launchTemplateId: "lt-1", version: "$Default" },
         minSize: 3,
-        maxSize: 3,
-        desiredCapacity: 3,
+        maxSize: 4,
       },
       resumeProcesses: ["AZRebalance"],
     });
+  });
+
+  it("settles desired capacity back at once when raising it, or when the floor survives Auto Scaling's choice", () => {
+    const previous = {
+      launchTemplate: { launchTemplateId: "lt-1", launchTemplateName: "web", version: "1" },
+      minSize: 3,
+      maxSize: 4,
+      desiredCapacity: 4,
+      suspendedProcesses: [],
+    };
+    const exactly = { minSize: 3, maxSize: 4, desiredCapacity: 4 };
+    expect(settleCapacity({ previous, current: { desiredCapacity: 3 }, serving: 3, floor: 4 })).toEqual({
+      action: "set",
+      update: exactly,
+      surplus: -1,
+    });
+    expect(settleCapacity({ previous, current: { desiredCapacity: 5 }, serving: 5, floor: 4 })).toEqual({
+      action: "set",
+      update: exactly,
+      surplus: 1,
+    });
+  });
+
+  it("waits to lower desired capacity while Auto Scaling could pick a serving instance the floor needs", () => {
+    const previous = {
+      launchTemplate: { launchTemplateId: "lt-1", launchTemplateName: "web", version: "1" },
+      minSize: 2,
+      maxSize: 2,
+      desiredCapacity: 2,
+      suspendedProcesses: [],
+    };
+    const settlement = settleCapacity({ previous, current: { desiredCapacity: 3 }, serving: 2, floor: 2 });
+    expect(settlement).toMatchObject({ action: "wait", surplus: 1 });
+    expect(settlement.action === "wait" && settlement.reason).toBe(
+      "lowering desired capacity 3 -> 2 could leave 1 healthy in service; the floor is 2",
+    );
   });
 
   it("after success keeps the new version and any scale-out, never setting MaxSize below desired", () => {

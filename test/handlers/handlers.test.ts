@@ -263,6 +263,7 @@ describe("steps that change things", () => {
   it("puts the execution and the group on the log lines of every invocation", async () => {
     const appendKeys = vi.spyOn(logger, "appendKeys");
     autoScaling.on(DescribeAutoScalingGroupsCommand).resolves(groupResponse(12, 16, []));
+    ec2.on(DescribeInstancesCommand).resolves({ Reservations: [] });
     dynamodb.on(UpdateItemCommand).resolves({});
     const event = samples.find(([, k]) => k === "startWave")?.[2] as {
       executionId: string;

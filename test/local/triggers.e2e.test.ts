@@ -55,9 +55,9 @@ describe("a new golden image", () => {
         .map((execution) => execution.name)
         .sort(),
     ).toEqual([
-      "img-web-web-canary-ami-0c1d2e3f4a5b60002",
-      "img-web-web-eu-ami-0c1d2e3f4a5b60002",
-      "img-web-web-us-ami-0c1d2e3f4a5b60002",
+      "img-web-web-canary-ami-0c1d2e3f4a5b60002-1",
+      "img-web-web-eu-ami-0c1d2e3f4a5b60002-1",
+      "img-web-web-us-ami-0c1d2e3f4a5b60002-1",
     ]);
     // The api channel is untouched.
     expect(sim.world.requireGroup("api").launchTemplate.version).toBe("1");
@@ -205,7 +205,7 @@ describe("waves", () => {
       report.executions
         .filter((execution) => execution.stateMachine === "replace-group")
         .map((execution) => execution.name),
-    ).toEqual(["img-web-web-canary-ami-0badbadbadbad0003"]);
+    ).toEqual(["img-web-web-canary-ami-0badbadbadbad0003-1"]);
     const halted = simulation.world.events.find((event) => event.detailType === "Image Rollout Halted");
     expect(halted?.detail).toMatchObject({
       channel: "web",

@@ -1,0 +1,48 @@
+import { GetItemCommand, PutItemCommand } from "@aws-sdk/client-dynamodb";
+import { type ChannelHead, channelHeadKey } from "../engine/images";
+import { conditionalWrite, dynamodb } from "./dynamodb";
+import { callAws } from "./errors";
+
+/** The newest image announced on a channel, if any was. */
+export async function readChannelHead(tableName: string, channel: string): Promise<ChannelHead | undefined> {
+  const response = await callAws("GetItem", () =>
+    dynamodb().send(
+      new GetItemCommand({
+        TableName: tableName,
+        Key: { id: { S: channelHeadKey(channel) } },
+        ConsistentRead: true,
+      }),
+    ),
+  );
+  const item = response.Item;
+  if (!item?.imageId?.S || !item.publishedAt?.S) return undefined;
+  return { channel, imageId: item.imageId.S, publishedAt: item.publishedAt.S };
+}
+
+/**
+ * Makes an image the head of its channel with a conditional write that succeeds only if no image published
+ * later is already the head (the same image again is fine: a duplicate or a second announcement). Returns
+ * the head that won instead, when this one lost.
+ */
+export async function claimChannelHead(
+  tableName: string,
+  head: ChannelHead,
+): Promise<{ claimed: true } | { claimed: false; head?: ChannelHead }> {
+  const claimed = await conditionalWrite("PutItem", () =>
+    dynamodb().send(
+      new PutItemCommand({
+        TableName: tableName,
+        Item: {
+          id: { S: channelHeadKey(head.channel) },
+          imageId: { S: head.imageId },
+          publishedAt: { S: head.publishedAt },
+        },
+        // ISO-8601 UTC timestamps compare correctly as strings.
+        ConditionExpression: "attribute_not_exists(id) OR publishedAt < :at OR imageId = :image",
+        ExpressionAttributeValues: { ":at": { S: head.publishedAt }, ":image": { S: head.imageId } },
+      }),
+    ),
+  );
+  if (claimed) return { claimed: true };
+  return { claimed: false, head: await readChannelHead(tableName, head.channel) };
+}
