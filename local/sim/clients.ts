@@ -74,7 +74,7 @@ export function answerCall(world: SimWorld, route: Route, input: unknown, journa
       );
     }
     world.takeToken(route.bucket, route.throttleCode);
-    const output = route.answer(world, input);
+    const output = world.as("phoenix", () => route.answer(world, input));
     world.changed();
     return output;
   } catch (error) {

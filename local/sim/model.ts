@@ -189,6 +189,12 @@ export interface SimInstance {
   /** Seen by the observer: when the instance was deregistered and when its draining ended. */
   deregisteredAt?: number;
   drainedAt?: number;
+  /** Who took it out of its target groups ("phoenix" for an API call, else what AWS or a fault did). */
+  deregisteredBy?: string;
+  /** Who set it terminating, and why. */
+  terminatedBy?: { actor: string; why: string };
+  /** A fault: this instance's application never answers, whatever its image. */
+  neverAnswers?: boolean;
 }
 
 export interface SimGroup {
@@ -206,6 +212,10 @@ export interface SimGroup {
   /** Member instance ids in launch order (terminated ones are removed). */
   instanceIds: string[];
   newInstancesProtectedFromScaleIn: boolean;
+  /** Who last changed desired capacity: a scale-in it causes is theirs. */
+  desiredSetBy?: string;
+  /** Instances AZRebalance launched above desired capacity and will terminate the excess for itself. */
+  rebalanceSurplus?: number;
 }
 
 export type TargetStateName = "initial" | "healthy" | "unhealthy" | "draining";

@@ -48,6 +48,8 @@ export interface SimFaults {
   throttleShare: number;
   /** The next N launches by Auto Scaling fail with InsufficientInstanceCapacity. */
   insufficientCapacityLaunches: number;
+  /** The next N instances Auto Scaling launches boot, but their application never answers. */
+  silentLaunches: number;
 }
 
 interface Bucket extends BucketSpec {
@@ -110,7 +112,13 @@ export class SimWorld {
     { name: string; version: string; tags: Record<string, string>; amis: { region: string; image: string }[] }
   >();
   readonly log: SimLogEntry[] = [];
-  readonly faults: SimFaults = { throttleShare: 0, insufficientCapacityLaunches: 0 };
+  readonly faults: SimFaults = { throttleShare: 0, insufficientCapacityLaunches: 0, silentLaunches: 0 };
+  /**
+   * Who is acting right now: "phoenix" while an API call is answered, "aws" for the account's own timers,
+   * or a fault's name. Terminations and deregistrations remember it, so invariants can tell Phoenix's
+   * doing from everything else's.
+   */
+  actor = "aws";
   /** API calls answered, by "service:Operation". */
   readonly calls = new Map<string, number>();
   /** API calls throttled, by "service:Operation". */
@@ -250,6 +258,17 @@ export class SimWorld {
     return instance;
   }
 
+  /** Runs `work` as `actor` (see `actor`). */
+  as<T>(actor: string, work: () => T): T {
+    const before = this.actor;
+    this.actor = actor;
+    try {
+      return work();
+    } finally {
+      this.actor = before;
+    }
+  }
+
   /** Resolves "$Latest", "$Default" or a number to a version of a launch template. */
   resolveVersion(launchTemplateId: string, version: string) {
     const template = this.launchTemplates.get(launchTemplateId);
@@ -362,7 +381,7 @@ export class SimWorld {
     if (instance.state !== "pending") return;
     instance.state = "running";
     const image = this.images.get(instance.imageId);
-    if (image?.good !== false) {
+    if (image?.good !== false && !instance.neverAnswers) {
       const [min, max] = image?.bootSeconds ?? [10, 40];
       instance.appReadyAt = this.clock.now() + this.random.between(min, max) * 1000;
     }
@@ -516,6 +535,7 @@ export class SimWorld {
   /** EC2-level termination: shutting-down now, terminated 10-30 s later. */
   terminateEc2(instance: SimInstance): void {
     if (instance.state === "shutting-down" || instance.state === "terminated") return;
+    instance.terminatedBy ??= { actor: this.actor, why: "TerminateInstances" };
     for (const connection of instance.connections) connection.open = false;
     instance.state = "shutting-down";
     this.wakeTargets(instance.instanceId);
@@ -548,6 +568,7 @@ export class SimWorld {
     if (desired === group.desiredCapacity) return;
     const before = group.desiredCapacity;
     group.desiredCapacity = desired;
+    group.desiredSetBy = this.actor;
     this.record({
       kind: "desired-changed",
       groupName: group.groupName,
@@ -566,6 +587,46 @@ export class SimWorld {
       this.reconcileScheduled.delete(group.groupName);
       this.reconcile(group);
     });
+  }
+
+  /**
+   * A scaling policy's alarm fires: desired capacity moves by `delta`, within MinSize and MaxSize, unless
+   * the group's AlarmNotification process is suspended. Returns the new desired capacity, if it moved.
+   */
+  scalingPolicy(group: SimGroup, delta: number): number | undefined {
+    if (group.suspendedProcesses.has("AlarmNotification")) return undefined;
+    const desired = Math.min(group.maxSize, Math.max(group.minSize, group.desiredCapacity + delta));
+    if (desired === group.desiredCapacity) return undefined;
+    this.as("scaling-policy", () => this.setDesired(group, desired, "scaling policy"));
+    return desired;
+  }
+
+  /**
+   * Auto Scaling's AZRebalance: launches one instance into the emptiest zone, then, once it is running,
+   * terminates one from the fullest (by the termination policy) if the group is above desired capacity.
+   * Does nothing while the process is suspended. Returns whether it launched.
+   */
+  rebalance(group: SimGroup): boolean {
+    if (group.suspendedProcesses.has("AZRebalance") || group.suspendedProcesses.has("Launch")) return false;
+    if (!this.launchIntoGroup(group)) return false;
+    group.rebalanceSurplus = (group.rebalanceSurplus ?? 0) + 1;
+    const [min, max] = this.timing.pendingToRunningSeconds > 0 ? [20, 40] : [1, 2];
+    this.clock.schedule(this.random.between(min, max) * 1000, () => {
+      group.rebalanceSurplus = Math.max(0, (group.rebalanceSurplus ?? 0) - 1);
+      const active = this.activeMembers(group);
+      if (active.length <= group.desiredCapacity || group.suspendedProcesses.has("AZRebalance")) return;
+      this.as("az-rebalance", () => {
+        for (const victim of this.chooseScaleInVictims(
+          group,
+          active,
+          active.length - group.desiredCapacity,
+        )) {
+          this.terminateFromGroup(victim, "AZRebalance");
+        }
+      });
+    });
+    this.changed();
+    return true;
   }
 
   /** Active members: launching or in service (not terminating, detached or in standby). */
@@ -587,10 +648,17 @@ export class SimWorld {
           break;
         }
       }
-    } else if (active.length > group.desiredCapacity && !group.suspendedProcesses.has("Terminate")) {
-      for (const victim of this.chooseScaleInVictims(group, active, active.length - group.desiredCapacity)) {
-        this.terminateFromGroup(victim, "scale-in");
-      }
+    } else if (
+      active.length - (group.rebalanceSurplus ?? 0) > group.desiredCapacity &&
+      !group.suspendedProcesses.has("Terminate")
+    ) {
+      // A scale-in is the doing of whoever lowered desired capacity (AZRebalance's own excess is its own).
+      const excess = active.length - (group.rebalanceSurplus ?? 0) - group.desiredCapacity;
+      this.as(group.desiredSetBy ?? "aws", () => {
+        for (const victim of this.chooseScaleInVictims(group, active, excess)) {
+          this.terminateFromGroup(victim, "scale-in");
+        }
+      });
     }
   }
 
@@ -644,6 +712,10 @@ export class SimWorld {
       securityGroupIds: resolved.version.securityGroupIds,
       iamInstanceProfileArn: resolved.version.iamInstanceProfileArn,
     });
+    if (this.faults.silentLaunches > 0) {
+      this.faults.silentLaunches--;
+      instance.neverAnswers = true;
+    }
     instance.protectedFromScaleIn = group.newInstancesProtectedFromScaleIn;
     group.instanceIds.push(instance.instanceId);
     return true;
@@ -698,6 +770,7 @@ export class SimWorld {
     const group = instance.groupName ? this.groups.get(instance.groupName) : undefined;
     if (!group || instance.lifecycleState?.startsWith("Terminating")) return;
     instance.lifecycleState = "Terminating";
+    instance.terminatedBy = { actor: this.actor, why };
     this.record({
       kind: "instance-terminating",
       groupName: group.groupName,
@@ -778,7 +851,10 @@ export class SimWorld {
     target.state = "draining";
     target.reason = "Target.DeregistrationInProgress";
     const instance = this.instances.get(instanceId);
-    if (instance) instance.deregisteredAt = this.clock.now();
+    if (instance) {
+      instance.deregisteredAt = this.clock.now();
+      instance.deregisteredBy = this.actor;
+    }
     this.record({
       kind: "target-draining",
       groupName: instance?.groupName,

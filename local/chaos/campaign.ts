@@ -1,0 +1,252 @@
+// The fault-injection campaign: each run is drawn from a seed (local/chaos/generate.ts), injected with its
+// faults, run through the real state machines and handlers on the simulator, and watched by the invariant
+// monitor at every simulated moment.
+
+import { runScenario } from "../scenario-run";
+import { Simulation } from "../simulation";
+import { readStack } from "../stack";
+import { type ChaosRun, drawRun, type Fault, type FaultKind, runSeed } from "./generate";
+import { InvariantMonitor, type Violation } from "./invariants";
+
+/** How one execution ended, in the campaign's words. */
+export type ExecutionResult = "completed" | "rolled back" | "skipped" | "refused" | "failed";
+
+/** What one run did and broke. */
+export interface RunResult {
+  seed: number;
+  trigger: ChaosRun["trigger"];
+  faults: FaultKind[];
+  /** Faults that actually acted (a throttled call, a failed launch, a task that threw...), by kind. */
+  injected: Partial<Record<FaultKind, number>>;
+  executions: { stateMachine: string; name: string; result: ExecutionResult; error?: string }[];
+  violations: Violation[];
+  simulatedSeconds: number;
+  wallMilliseconds: number;
+}
+
+/** Names an error so the state machine's Retry and Catch match it, as Lambda reports it. */
+function lambdaError(name: string, message: string): Error {
+  return Object.assign(new Error(message), { name });
+}
+
+const has = <K extends Fault["kind"]>(faults: Fault[], kind: K) =>
+  faults.find((fault): fault is Extract<Fault, { kind: K }> => fault.kind === kind);
+
+/** Runs one drawn run to its end and checks every invariant. `write` receives the timeline, if wanted. */
+export async function runChaos(run: ChaosRun, write?: (line: string) => void): Promise<RunResult> {
+  const wallStart = performance.now();
+  const sim = await Simulation.fromScenario(run.scenario);
+  const { world } = sim;
+  const monitor = new InvariantMonitor(sim);
+  const injected: Partial<Record<FaultKind, number>> = {};
+  const count = (kind: FaultKind, n = 1) => {
+    injected[kind] = (injected[kind] ?? 0) + n;
+  };
+  const say = (line: string) => write?.(`chaos: ${line}`);
+  const startedAt = world.clock.now();
+  const faults = run.faults;
+
+  // Faults of the account itself.
+  const throttling = has(faults, "throttling");
+  if (throttling) world.faults.throttleShare = throttling.share;
+  const capacity = has(faults, "insufficient-capacity");
+  if (capacity) world.faults.insufficientCapacityLaunches = capacity.launches;
+  const silent = has(faults, "silent-instances");
+  if (silent) world.faults.silentLaunches = silent.launches;
+  const duplicates = has(faults, "duplicate-delivery");
+  if (duplicates) {
+    sim.duplicateDeliveries = duplicates.copies;
+    count("duplicate-delivery", duplicates.copies);
+  }
+
+  // Faults of Lambda: the nth Task of the run fails before running (a crash) or after (a lost response).
+  const taskError = has(faults, "task-error");
+  const taskTimeout = has(faults, "task-timeout");
+  let tasks = 0;
+  sim.interceptTask = (task, call) =>
+    monitor.intercept(task, async () => {
+      tasks++;
+      if (taskError && tasks === taskError.nthTask) {
+        count("task-error");
+        say(`${task.stateName} (${task.functionKey}) crashes`);
+        throw taskError.transient
+          ? lambdaError("Lambda.ServiceException", "Lambda was unable to run the function")
+          : lambdaError(
+              "Runtime.ExitError",
+              "RequestId: chaos Error: Runtime exited with error: signal: killed",
+            );
+      }
+      const result = await call();
+      if (taskTimeout && tasks === taskTimeout.nthTask) {
+        count("task-timeout");
+        say(`${task.stateName} (${task.functionKey}) did its work but timed out`);
+        throw lambdaError("States.Timeout", "Task timed out");
+      }
+      return result;
+    });
+
+  // The trigger, and a second one for the same group at the same moment.
+  const replaceGroupArn = [...readStack().stateMachines.values()].find(
+    (machine) => machine.file === "replace-group",
+  )?.arn as string;
+  const firstGroup = run.groupNames[0] as string;
+  if (has(faults, "concurrent-trigger")) {
+    count("concurrent-trigger");
+    sim.at(0, () => {
+      if (run.trigger === "age-sweep")
+        return sim.invoke("sweepFleet", sim.scheduledEvent()).catch(() => undefined);
+      return sim.startExecution(
+        replaceGroupArn,
+        `chaos-${run.seed}-second`,
+        JSON.stringify({ groupName: firstGroup, reason: "manual", targetVersion: "2", requestedBy: "chaos" }),
+      ).done;
+    });
+  }
+  const outOfOrder = has(faults, "out-of-order");
+  if (outOfOrder) {
+    // The target image's event is put first but delivered after a newer image's event.
+    count("out-of-order");
+    sim.deliveryDelay = (event) =>
+      (event.detail as { imageId?: string }).imageId === run.images.target ? outOfOrder.delaySeconds : 0;
+    sim.at(5, () =>
+      sim.putEvent({
+        source: "chaos.pipeline",
+        detailType: "Image Published",
+        detail: { imageId: run.images.newer, channel: "app" },
+      }),
+    );
+  }
+
+  // Faults of the world around Phoenix, at a moment of the rollout.
+  for (const fault of faults) {
+    const group = world.requireGroup(firstGroup);
+    if (fault.kind === "scaling-policy") {
+      sim.at(fault.atSeconds, () => {
+        const before = group.desiredCapacity;
+        const after = world.scalingPolicy(group, fault.delta);
+        if (after === undefined) return;
+        count("scaling-policy");
+        const changes = monitor.externalDesired.get(group.groupName) ?? [];
+        changes.push({ at: world.clock.now(), delta: after - before });
+        monitor.externalDesired.set(group.groupName, changes);
+        say(`a scaling policy moves ${group.groupName} from ${before} to ${after}`);
+      });
+    }
+    if (fault.kind === "az-rebalance") {
+      sim.at(fault.atSeconds, () => {
+        if (!world.rebalance(group)) return;
+        count("az-rebalance");
+        say(`AZRebalance launches into ${group.groupName}`);
+      });
+    }
+    if (fault.kind === "quarantine") {
+      sim.at(fault.atSeconds, () => {
+        const members = group.instanceIds.filter(
+          (id) => world.instances.get(id)?.lifecycleState === "InService",
+        );
+        const suspect = members[fault.memberIndex % Math.max(1, members.length)];
+        if (!suspect) return;
+        count("quarantine");
+        say(`a responder quarantines ${suspect}`);
+        sim.putEvent({
+          source: "chaos.soc",
+          detailType: "Quarantine Requested",
+          detail: { instanceIds: [suspect], reason: "chaos: suspected compromise", requestedBy: "chaos" },
+        });
+      });
+    }
+  }
+
+  const report = await runScenario(run.scenario, write ?? (() => {}), sim);
+  // The monitor's own reads are not part of the experiment.
+  world.faults.throttleShare = 0;
+  await monitor.finish();
+  if (outOfOrder) checkNewestImage(sim, run, monitor);
+  if (throttling)
+    count(
+      "throttling",
+      [...world.throttled.values()].reduce((sum, n) => sum + n, 0),
+    );
+  if (capacity) count("insufficient-capacity", capacity.launches - world.faults.insufficientCapacityLaunches);
+  if (silent) count("silent-instances", silent.launches - world.faults.silentLaunches);
+  if (has(faults, "bad-image")) count("bad-image");
+  await sim.close();
+
+  return {
+    seed: run.seed,
+    trigger: run.trigger,
+    faults: faults.map((fault) => fault.kind),
+    injected,
+    executions: report.executions.map((execution) => ({
+      stateMachine: execution.stateMachine,
+      name: execution.name,
+      result: resultOf(execution, monitor),
+      error: execution.error,
+    })),
+    violations: monitor.violations,
+    simulatedSeconds: Math.round((world.clock.now() - startedAt) / 1000),
+    wallMilliseconds: Math.round(performance.now() - wallStart),
+  };
+}
+
+/** With an older image's event delivered after a newer one's, the groups must not end on the older image. */
+function checkNewestImage(sim: Simulation, run: ChaosRun, monitor: InvariantMonitor): void {
+  for (const groupName of run.groupNames) {
+    const onOlder = sim.world
+      .requireGroup(groupName)
+      .instanceIds.map((id) => sim.world.instances.get(id))
+      .filter(
+        (instance) => instance?.lifecycleState === "InService" && instance.imageId === run.images.target,
+      );
+    const newer = [...sim.world.instances.values()].some(
+      (instance) => instance.groupName === groupName && instance.imageId === run.images.newer,
+    );
+    if (newer && onOlder.length > 0) {
+      monitor.violations.push({
+        invariant: "staleImage",
+        at: sim.world.clock.now(),
+        groupName,
+        detail: `${onOlder.length} instances on ${run.images.target} after ${run.images.newer} was published later`,
+      });
+    }
+  }
+}
+
+function resultOf(
+  execution: { stateMachine: string; name: string; status: string; error?: string; output?: unknown },
+  monitor: InvariantMonitor,
+): ExecutionResult {
+  if (execution.status === "SUCCEEDED")
+    return (execution.output as { skipped?: boolean } | undefined)?.skipped ? "skipped" : "completed";
+  // A halted image rollout stopped because a group's replacement rolled back.
+  if (execution.error === "ReplacementRolledBack" || execution.error === "ImageRolloutHalted")
+    return "rolled back";
+  const replacement = [...monitor.replacements.values()].find((item) =>
+    item.executionId.endsWith(`:${execution.name}`),
+  );
+  if (execution.stateMachine === "replace-group" && !replacement?.prepared) return "refused";
+  return "failed";
+}
+
+/** A campaign's figures: what ran, what was injected, how executions ended, what broke. */
+export interface CampaignResult {
+  seed: number;
+  runs: RunResult[];
+  wallSeconds: number;
+}
+
+/** Runs `runs` runs drawn from `seed`, one after another (one simulated account at a time). */
+export async function runCampaign(
+  seed: number,
+  runs: number,
+  progress?: (done: number, result: RunResult) => void,
+): Promise<CampaignResult> {
+  const started = performance.now();
+  const results: RunResult[] = [];
+  for (let index = 0; index < runs; index++) {
+    const result = await runChaos(drawRun(runSeed(seed, index)));
+    results.push(result);
+    progress?.(index + 1, result);
+  }
+  return { seed, runs: results, wallSeconds: (performance.now() - started) / 1000 };
+}

@@ -1,0 +1,226 @@
+// One chaos run, drawn from a seed: a small account (one or two groups of varied size, sizes and policy),
+// the trigger that starts the work, and the faults injected into it. The same seed draws the same run.
+
+import { type Scenario, ScenarioSchema } from "../scenario";
+import { Random } from "../sim/random";
+
+/** Every kind of fault the campaign injects. */
+export const FAULT_KINDS = [
+  "throttling",
+  "insufficient-capacity",
+  "silent-instances",
+  "bad-image",
+  "task-error",
+  "task-timeout",
+  "duplicate-delivery",
+  "out-of-order",
+  "concurrent-trigger",
+  "scaling-policy",
+  "az-rebalance",
+  "quarantine",
+] as const;
+export type FaultKind = (typeof FAULT_KINDS)[number];
+
+/** How the work starts: an operator, a golden image, or the scheduled age sweep. */
+export type Trigger = "manual" | "image-event" | "age-sweep";
+
+/** One fault of a run, with what it needs to happen (when, how much, to what). */
+export type Fault =
+  | { kind: "throttling"; share: number }
+  | { kind: "insufficient-capacity"; launches: number }
+  | { kind: "silent-instances"; launches: number }
+  | { kind: "bad-image" }
+  | { kind: "task-error"; nthTask: number; transient: boolean }
+  | { kind: "task-timeout"; nthTask: number }
+  | { kind: "duplicate-delivery"; copies: number }
+  | { kind: "out-of-order"; delaySeconds: number }
+  | { kind: "concurrent-trigger" }
+  | { kind: "scaling-policy"; atSeconds: number; delta: number }
+  | { kind: "az-rebalance"; atSeconds: number }
+  | { kind: "quarantine"; atSeconds: number; memberIndex: number };
+
+/** A drawn run: its seed, the account, the trigger and the faults. */
+export interface ChaosRun {
+  seed: number;
+  trigger: Trigger;
+  scenario: Scenario;
+  faults: Fault[];
+  /** The managed groups, in channel wave order. */
+  groupNames: string[];
+  /** The image the run rolls onto (the target version's), and a newer one for out-of-order events. */
+  images: { current: string; target: string; newer: string };
+}
+
+/** The seed of run `index` of a campaign: runs are independent, and any one replays alone. */
+export function runSeed(campaignSeed: number, index: number): number {
+  const random = new Random((campaignSeed * 2_654_435_761 + index * 40_503) >>> 0);
+  random.next();
+  return Math.floor(random.next() * 2 ** 31);
+}
+
+const pick = <T>(random: Random, items: readonly T[]): T => items[random.int(items.length)] as T;
+
+/** Which faults a trigger can meet (event faults need events; a sweep has no new image to be bad). */
+function applicableFaults(trigger: Trigger): FaultKind[] {
+  return FAULT_KINDS.filter((kind) => {
+    if (kind === "duplicate-delivery" || kind === "out-of-order") return trigger === "image-event";
+    if (kind === "bad-image") return trigger !== "age-sweep";
+    return true;
+  });
+}
+
+/** A rollout policy a user could set: surge, floor, canary, processes Phoenix suspends. */
+function drawPolicy(random: Random, desired: number) {
+  let maxSurgePercent = pick(random, [0, 25, 50, 100]);
+  let minHealthyPercent = pick(random, [50, 75, 90, 100]);
+  // A policy with neither surge nor room below the floor is refused at plan time (tested elsewhere).
+  if (maxSurgePercent === 0 && Math.ceil((desired * minHealthyPercent) / 100) >= desired) {
+    if (random.chance(0.5)) maxSurgePercent = 25;
+    else minHealthyPercent = 50;
+  }
+  return {
+    maxSurgePercent,
+    minHealthyPercent,
+    canary: random.chance(0.4),
+    readiness: { pollSeconds: 10, timeoutSeconds: pick(random, [300, 600]) },
+    // Sometimes leave AZRebalance running, so rebalancing can meet a rollout.
+    suspendProcesses: random.chance(0.7) ? ["AZRebalance", "ScheduledActions"] : ["ScheduledActions"],
+  };
+}
+
+const IMAGES = {
+  current: "ami-0c1d2e3f4a5b60001",
+  target: "ami-0c1d2e3f4a5b60002",
+  newer: "ami-0c1d2e3f4a5b60003",
+};
+
+/** Draws run `seed`: the same seed always gives the same run. */
+export function drawRun(seed: number): ChaosRun {
+  const random = new Random(seed);
+  const trigger: Trigger = pick(random, ["manual", "manual", "image-event", "age-sweep"] as const);
+  const groupCount = trigger === "manual" ? 1 : random.chance(0.4) ? 2 : 1;
+  const kinds = applicableFaults(trigger);
+  const faultCount = pick(random, [0, 1, 1, 2, 2, 3]);
+  const chosen = new Set<FaultKind>();
+  while (chosen.size < faultCount) chosen.add(pick(random, kinds));
+
+  const groups = Array.from({ length: groupCount }, (_, index) => {
+    const desired = 2 + random.int(11);
+    const minSize = Math.max(0, desired - random.int(3));
+    const maxSize = desired + random.int(5);
+    const policy = drawPolicy(random, desired);
+    return { name: `app${index}`, desired, minSize, maxSize, policy, wave: index };
+  });
+  const faults: Fault[] = [...chosen].map((kind): Fault => {
+    switch (kind) {
+      case "throttling":
+        return { kind, share: pick(random, [0.02, 0.05, 0.1]) };
+      case "insufficient-capacity":
+        return { kind, launches: 1 + random.int(4) };
+      case "silent-instances":
+        return { kind, launches: 1 + random.int(2) };
+      case "bad-image":
+        return { kind };
+      case "task-error":
+        return { kind, nthTask: 2 + random.int(30), transient: random.chance(0.5) };
+      case "task-timeout":
+        return { kind, nthTask: 2 + random.int(30) };
+      case "duplicate-delivery":
+        return { kind, copies: 1 + random.int(2) };
+      case "out-of-order":
+        // Sometimes while the newer image still rolls, sometimes long after it finished.
+        return { kind, delaySeconds: pick(random, [30, 120, 900, 1800]) };
+      case "concurrent-trigger":
+        return { kind };
+      case "scaling-policy":
+        return { kind, atSeconds: 10 + random.int(240), delta: pick(random, [-2, -1, 1, 2, 3]) };
+      case "az-rebalance":
+        return { kind, atSeconds: 10 + random.int(240) };
+      case "quarantine":
+        return { kind, atSeconds: random.int(200), memberIndex: random.int(2) };
+      default:
+        throw new Error(`no fault ${kind satisfies never}`);
+    }
+  });
+  const badImage = chosen.has("bad-image");
+  const oldHours = trigger === "age-sweep" ? [30, 300] : [2, 200];
+  const scenario = ScenarioSchema.parse({
+    name: `chaos-${seed}`,
+    seed,
+    startTime: "2026-11-23T09:00:00Z",
+    images: [
+      { imageId: IMAGES.current, name: "golden-1" },
+      { imageId: IMAGES.target, name: "golden-2", good: !badImage },
+      { imageId: IMAGES.newer, name: "golden-3" },
+    ],
+    launchTemplates: [{ name: "app", versions: [IMAGES.current, IMAGES.target], defaultVersion: 1 }],
+    targetGroups: [
+      {
+        name: "app",
+        healthCheckIntervalSeconds: 5,
+        healthyThresholdCount: 2,
+        unhealthyThresholdCount: 2,
+        deregistrationDelaySeconds: pick(random, [10, 30]),
+      },
+    ],
+    groups: groups.map((group) => ({
+      name: group.name,
+      launchTemplate: "app",
+      version: "1",
+      minSize: group.minSize,
+      maxSize: group.maxSize,
+      desiredCapacity: group.desired,
+      availabilityZones: random.chance(0.5)
+        ? ["us-east-1a", "us-east-1b"]
+        : ["us-east-1a", "us-east-1b", "us-east-1c"],
+      targetGroups: ["app"],
+      healthCheckGracePeriod: 180,
+      tags: {
+        "phoenix:managed": "true",
+        "phoenix:image-channel": "app",
+        "phoenix:wave": String(group.wave),
+        "phoenix:max-age": "1d",
+        "phoenix:policy": JSON.stringify(group.policy),
+      },
+      instances: [{ count: group.desired, launchTemplateVersion: "1", ageHours: oldHours }],
+    })),
+    settings: {
+      PHOENIX_RATE_BUDGET: "50/1h",
+      PHOENIX_MAX_CONCURRENT_GROUPS: "2",
+      PHOENIX_MIN_AGE: "1h",
+    },
+    run:
+      trigger === "manual"
+        ? {
+            stateMachine: "replace-group",
+            input: {
+              groupName: "app0",
+              reason: "new-image",
+              targetVersion: "2",
+              requestedBy: "chaos",
+              policy: groups[0]?.policy,
+            },
+            expect: [{ stateMachine: "replace-group", status: "SUCCEEDED" }],
+          }
+        : trigger === "image-event"
+          ? {
+              events: [
+                {
+                  source: "chaos.pipeline",
+                  detailType: "Image Published",
+                  detail: { imageId: IMAGES.target, channel: "app" },
+                },
+              ],
+              expect: [{ stateMachine: "image-rollout", status: "SUCCEEDED" }],
+            }
+          : { sweep: { times: 1 }, expect: [{ stateMachine: "replace-group", status: "SUCCEEDED" }] },
+  });
+  return {
+    seed,
+    trigger,
+    scenario,
+    faults,
+    groupNames: groups.map((group) => group.name),
+    images: IMAGES,
+  };
+}
