@@ -42,6 +42,8 @@ export interface SimExecution {
   stopDate?: number;
   outcome?: ExecutionOutcome;
   done: Promise<ExecutionOutcome>;
+  /** StopExecution aborts through it. */
+  stop: AbortController;
 }
 
 /** A Lambda invocation made by an event rule or a schedule. */
@@ -202,6 +204,7 @@ export class Simulation {
       input,
       status: "RUNNING",
       startDate: this.world.clock.now(),
+      stop: new AbortController(),
     } as SimExecution;
     execution.done = this.track(
       this.runMachine(machine.file, id, execution, options)
@@ -227,6 +230,26 @@ export class Simulation {
             stopDate: this.world.clock.now(),
             outcome,
           });
+          // EventBridge hears of every execution that did not succeed (the changes Phoenix has a rule for).
+          if (outcome.status !== "SUCCEEDED") {
+            this.world.putEvent({
+              source: "aws.states",
+              detailType: "Step Functions Execution Status Change",
+              detail: {
+                executionArn,
+                stateMachineArn,
+                name,
+                status: outcome.status,
+                startDate: execution.startDate,
+                stopDate: execution.stopDate,
+                input,
+                output: null,
+                error: outcome.error ?? null,
+                cause: outcome.cause ?? null,
+              },
+              resources: [executionArn],
+            });
+          }
           return outcome;
         }),
     );
@@ -326,6 +349,7 @@ export class Simulation {
           for (const listener of this.executionListeners) listener(event);
         },
         interceptTask: options.interceptTask ?? this.interceptTask,
+        signal: execution.stop.signal,
         integrations: {
           "arn:aws:states:::states:startExecution.sync:2": (input) => this.startChildAndWait(id, input),
         },
@@ -447,6 +471,11 @@ function stepFunctionsRoutes(simulation: () => Simulation): Route[] {
       return { executionArn: execution.executionArn, startDate: new Date(execution.startDate) };
     }),
     route("DescribeExecution", false, (_, input) => describe(find(input.executionArn))),
+    route("StopExecution", true, (_, input) => {
+      const execution = find(input.executionArn);
+      if (execution.status === "RUNNING") execution.stop.abort();
+      return { stopDate: new Date(simulation().world.clock.now()) };
+    }),
     route("ListExecutions", false, (_, input) => ({
       executions: [...simulation().executions.values()]
         .filter((execution) => execution.stateMachineArn === input.stateMachineArn)

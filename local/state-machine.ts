@@ -284,6 +284,9 @@ export async function runExecution(options: RunOptions): Promise<ExecutionOutcom
     await yieldToEvents();
     const wakeAt = notBefore.get(stateName) ?? 0;
     if (time && wakeAt > time.now()) await time.sleep(wakeAt - time.now());
+    // A stopped execution schedules nothing more (a Lambda already running finishes, as in AWS).
+    if (options.signal?.aborted)
+      throw Object.assign(new Error("execution stopped"), { name: "States.Aborted" });
     const mapName = machine.enclosingMap.get(stateName);
     if (mapName && failedMaps.has(mapName)) throw siblingFailedError(mapName);
   };

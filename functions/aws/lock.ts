@@ -56,6 +56,7 @@ export async function readGroupLock(tableName: string, groupName: string): Promi
     owner: item.owner?.S ?? "",
     acquiredAt: item.acquiredAt?.S ?? "",
     expiresAt: Number(item.expiresAt?.N ?? 0),
+    previous: item.previous?.S ? (JSON.parse(item.previous.S) as GroupLock["previous"]) : undefined,
   };
 }
 
@@ -69,6 +70,7 @@ export async function acquireGroupLock(args: {
   owner: string;
   now: Date;
   leaseSeconds: number;
+  previous?: GroupLock["previous"];
 }): Promise<GroupLock> {
   const nowSeconds = Math.floor(args.now.getTime() / 1000);
   const lock: GroupLock = {
@@ -76,6 +78,7 @@ export async function acquireGroupLock(args: {
     owner: args.owner,
     acquiredAt: args.now.toISOString(),
     expiresAt: nowSeconds + args.leaseSeconds,
+    previous: args.previous,
   };
   const taken = await conditionalWrite("PutItem", () =>
     dynamodb().send(
@@ -86,6 +89,7 @@ export async function acquireGroupLock(args: {
           owner: { S: lock.owner },
           acquiredAt: { S: lock.acquiredAt },
           expiresAt: { N: String(lock.expiresAt) },
+          ...(lock.previous ? { previous: { S: JSON.stringify(lock.previous) } } : {}),
           // DynamoDB TTL removes long-expired items; correctness never depends on it.
           ttl: { N: String(lock.expiresAt + 86_400) },
         },

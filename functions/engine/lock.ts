@@ -1,4 +1,4 @@
-import type { DurationEstimate } from "./plan";
+import type { DurationEstimate, GroupSettings } from "./plan";
 import type { RolloutPolicy } from "./policy";
 
 /** Key of the item that says which execution is replacing a group. */
@@ -24,4 +24,6 @@ export interface GroupLock {
   acquiredAt: string;
   /** Epoch seconds after which another execution may take the lock. */
   expiresAt: number;
+  /** The group's settings before the replacement, so an abandoned one can be undone without its state. */
+  previous?: GroupSettings;
 }

@@ -1,13 +1,18 @@
 import { z } from "zod";
 import { acquireGroupLock, releaseGroupLock } from "../aws/lock";
-import { StepSchema } from "../engine/schemas";
+import { GroupSettingsSchema, StepSchema } from "../engine/schemas";
 import { now } from "../runtime/clock";
 import { config } from "../runtime/config";
 import { phoenixHandler } from "../runtime/handler";
 import { logger } from "../runtime/observability";
 
 const LockInputSchema = z.discriminatedUnion("action", [
-  StepSchema.extend({ action: z.literal("acquire"), leaseSeconds: z.number().int().min(60).max(86_400) }),
+  StepSchema.extend({
+    action: z.literal("acquire"),
+    leaseSeconds: z.number().int().min(60).max(86_400),
+    /** Kept with the lock, so an execution stopped from outside can still be undone (reclaimGroup). */
+    previous: GroupSettingsSchema.optional(),
+  }),
   StepSchema.extend({ action: z.literal("release") }),
 ]);
 
@@ -26,6 +31,7 @@ async function lockStep(input: z.output<typeof LockInputSchema>) {
       owner,
       now: now(),
       leaseSeconds: input.leaseSeconds,
+      previous: input.previous,
     });
     logger.info("group lock acquired", { expiresAt: lock.expiresAt });
     return { held: true, ...lock };

@@ -77,8 +77,9 @@ export class SimScheduler {
   }
 
   private change(id: number, delta: number): void {
-    if (!this.holds.has(id)) return;
-    this.holds.set(id, (this.holds.get(id) ?? 0) + delta);
+    // A participant that already left (a stopped execution's last sleeper) holds nothing, but the clock
+    // must still be checked, or it would wait for a change that never comes.
+    if (this.holds.has(id)) this.holds.set(id, (this.holds.get(id) ?? 0) + delta);
     this.queueCheck();
   }
 

@@ -8,16 +8,23 @@ import {
   DescribeAutoScalingGroupsCommand,
   type DescribeAutoScalingGroupsCommandOutput,
   type LifecycleState,
+  ResumeProcessesCommand,
   SetDesiredCapacityCommand,
   SuspendProcessesCommand,
   TerminateInstanceInAutoScalingGroupCommand,
   UpdateAutoScalingGroupCommand,
 } from "@aws-sdk/client-auto-scaling";
 import { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
-import { DynamoDBClient, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
+import {
+  DeleteItemCommand,
+  DynamoDBClient,
+  GetItemCommand,
+  UpdateItemCommand,
+} from "@aws-sdk/client-dynamodb";
 import { DescribeInstancesCommand, EC2Client } from "@aws-sdk/client-ec2";
 import { ElasticLoadBalancingV2Client } from "@aws-sdk/client-elastic-load-balancing-v2";
-import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
+import { EventBridgeClient, PutEventsCommand } from "@aws-sdk/client-eventbridge";
+import { DescribeExecutionCommand, SFNClient } from "@aws-sdk/client-sfn";
 import { mockClient } from "aws-sdk-client-mock";
 import { beforeEach, describe, expect, it, vi } from "vitest";
 import { resetCreatedClients, useClients } from "../../functions/aws/clients";
@@ -29,13 +36,16 @@ import { importHandler, REPO_ROOT } from "../../local/state-machine";
 const autoScaling = mockClient(AutoScalingClient);
 const ec2 = mockClient(EC2Client);
 const dynamodb = mockClient(DynamoDBClient);
+const events = mockClient(EventBridgeClient);
+const sfn = mockClient(SFNClient);
 const mocks = [
+  events,
+  sfn,
   autoScaling,
   ec2,
   dynamodb,
   mockClient(ElasticLoadBalancingV2Client),
   mockClient(CloudWatchClient),
-  mockClient(EventBridgeClient),
 ];
 
 beforeEach(() => {
@@ -125,6 +135,7 @@ const groupResponse = (
   desired: number,
   max: number,
   instances: { id: string; state?: string }[],
+  suspended: string[] = [],
 ): DescribeAutoScalingGroupsCommandOutput => ({
   $metadata: {},
   AutoScalingGroups: [
@@ -137,6 +148,10 @@ const groupResponse = (
       AvailabilityZones: ["us-east-1a"],
       HealthCheckType: "ELB",
       CreatedTime: new Date(),
+      SuspendedProcesses: suspended.map((ProcessName) => ({
+        ProcessName,
+        SuspensionReason: "User suspended",
+      })),
       Instances: instances.map((instance) => ({
         InstanceId: instance.id,
         AvailabilityZone: "us-east-1a",
@@ -272,5 +287,85 @@ describe("steps that change things", () => {
     await (await load("startWave"))(event, context);
     expect(event.executionId).toMatch(/^arn:aws:states:.*:execution:/);
     expect(appendKeys).toHaveBeenCalledWith({ executionId: event.executionId, groupName: event.groupName });
+  });
+});
+
+describe("the janitor (reclaimGroup)", () => {
+  const timedOut = () =>
+    structuredClone(samples.find(([file]) => file.endsWith("reclaimGroup.timed-out.json"))?.[2]) as {
+      detail: { executionArn: string };
+    };
+  const lockItem = (owner: string) => ({
+    Item: {
+      id: { S: "lock#group#web-prod" },
+      owner: { S: owner },
+      acquiredAt: { S: "2026-11-23T09:00:00.000Z" },
+      expiresAt: { N: "1795430000" },
+      previous: {
+        S: JSON.stringify({
+          launchTemplate: {
+            launchTemplateId: "lt-0123456789abcdef0",
+            launchTemplateName: "web",
+            version: "1",
+          },
+          minSize: 12,
+          maxSize: 12,
+          desiredCapacity: 12,
+          suspendedProcesses: [],
+        }),
+      },
+    },
+  });
+
+  it("undoes a timed-out replacement that still holds the lock: version, sizes, processes, lock, event", async () => {
+    const event = timedOut();
+    dynamodb.on(GetItemCommand).resolves(lockItem(event.detail.executionArn));
+    dynamodb.on(DeleteItemCommand).resolves({});
+    autoScaling.on(DescribeAutoScalingGroupsCommand).resolves(groupResponse(16, 16, [], ["AZRebalance"]));
+    autoScaling.on(UpdateAutoScalingGroupCommand).resolves({});
+    autoScaling.on(ResumeProcessesCommand).resolves({});
+    events.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: "e-1" }] });
+    const result = await (await load("reclaimGroup"))(event, context);
+    expect(autoScaling).toHaveReceivedCommandWith(UpdateAutoScalingGroupCommand, {
+      AutoScalingGroupName: "web-prod",
+      LaunchTemplate: { LaunchTemplateId: "lt-0123456789abcdef0", Version: "1" },
+      MinSize: 12,
+      MaxSize: 16,
+    });
+    expect(dynamodb).toHaveReceivedCommandTimes(DeleteItemCommand, 1);
+    expect(result).toMatchObject({
+      reclaimed: true,
+      status: "TIMED_OUT",
+      left: { desiredCapacity: 16, before: 12 },
+    });
+  });
+
+  it("leaves alone a group whose lock another execution holds", async () => {
+    dynamodb.on(GetItemCommand).resolves(lockItem("arn:aws:states:us-east-1:123456789012:execution:x:other"));
+    const result = await (await load("reclaimGroup"))(timedOut(), context);
+    expect(result).toMatchObject({ reclaimed: false });
+    expect(autoScaling).not.toHaveReceivedCommand(UpdateAutoScalingGroupCommand);
+    expect(dynamodb).not.toHaveReceivedCommand(DeleteItemCommand);
+  });
+
+  it("refuses, asked directly, to take a group from a running execution; a dry run changes nothing", async () => {
+    const executionArn = timedOut().detail.executionArn;
+    sfn.on(DescribeExecutionCommand).resolves({ status: "RUNNING" });
+    await expect(
+      (await load("reclaimGroup"))({ executionArn, groupName: "web-prod" }, context),
+    ).rejects.toThrow(/executionArn: .* is still running/);
+    sfn.on(DescribeExecutionCommand).resolves({ status: "ABORTED" });
+    dynamodb.on(GetItemCommand).resolves(lockItem(executionArn));
+    autoScaling.on(DescribeAutoScalingGroupsCommand).resolves(groupResponse(16, 16, []));
+    const dry = await (await load("reclaimGroup"))(
+      { executionArn, groupName: "web-prod", dryRun: true },
+      context,
+    );
+    expect(dry).toMatchObject({
+      dryRun: true,
+      restoration: { update: { launchTemplate: { version: "1" } } },
+    });
+    expect(autoScaling).not.toHaveReceivedCommand(UpdateAutoScalingGroupCommand);
+    expect(dynamodb).not.toHaveReceivedCommand(DeleteItemCommand);
   });
 });

@@ -1,6 +1,7 @@
 // The fault-injection campaign (npm run chaos) at a fixed seed, and proof that its invariant monitor catches
 // each kind of broken promise when Phoenix is made to break it.
 import { describe, expect, it } from "vitest";
+import { acquireGroupLock } from "../../functions/aws/lock";
 import { runCampaign, runChaos } from "../../local/chaos/campaign";
 import { drawRun, FAULT_KINDS, runSeed } from "../../local/chaos/generate";
 import { InvariantMonitor } from "../../local/chaos/invariants";
@@ -96,17 +97,35 @@ describe("the monitor catches a Phoenix that breaks its promises", () => {
     expect(invariants).toContain("floor");
   });
 
-  it("leaving the lock behind and the group unrestored", async () => {
+  it("an execution that changed the group and ended neither completed nor rolled back", async () => {
     const invariants = await sabotaged(async (_sim, task, call) => {
-      const input = task.input as { action?: string };
-      if (task.functionKey === "groupLock" && input.action === "release") return { released: false };
       if (task.functionKey === "restoreGroup")
         throw Object.assign(new Error("sabotage"), { name: "Sabotage" });
       return call();
     }, "bad-image");
-    expect(invariants).toContain("lock");
-    expect(invariants).toContain("restored");
     expect(invariants).toContain("ended");
+  });
+
+  it("a group left with a process suspended and its lock held", async () => {
+    const scenario = loadScenario("default");
+    const sim = await Simulation.fromScenario(scenario);
+    const monitor = new InvariantMonitor(sim);
+    sim.interceptTask = monitor.intercept;
+    await runScenario(scenario, () => {}, sim);
+    // What a replacement that lost its clean-up and its janitor would leave behind.
+    sim.world.requireGroup("web-prod").suspendedProcesses.add("AZRebalance");
+    await acquireGroupLock({
+      tableName: "phoenix-local",
+      groupName: "web-prod",
+      owner: "arn:aws:states:us-east-1:123456789012:execution:phoenix-replace-group-local:lost",
+      now: new Date(sim.world.clock.now()),
+      leaseSeconds: 3600,
+    });
+    await monitor.finish();
+    await sim.close();
+    const invariants = monitor.violations.map((violation) => violation.invariant);
+    expect(invariants).toContain("restored");
+    expect(invariants).toContain("lock");
   });
 
   it("two replacements of one group at once", async () => {

@@ -173,6 +173,52 @@ describe("one replacement per group", () => {
   });
 });
 
+describe("a replacement stopped from outside", () => {
+  it("is undone by the janitor: version, processes and sizes back, lock released, the next one starts at once", async () => {
+    const scenario = loadScenario("default");
+    simulation = await Simulation.fromScenario(scenario);
+    const sim = simulation;
+    const { world } = sim;
+    const group = world.requireGroup("web-prod");
+    const before = {
+      version: group.launchTemplate.version,
+      max: group.maxSize,
+      suspended: [...group.suspendedProcesses],
+    };
+    const stopped = sim.run("replace-group", runInput(scenario), { executionName: "stopped" });
+    // An operator stops it mid-wave (StopExecution): none of its own clean-up runs.
+    sim.at(90, () => sim.executions.get([...sim.executions.keys()][0] as string)?.stop.abort());
+    expect((await stopped).status).toBe("ABORTED");
+    await sim.idle();
+    const janitor = sim.invocations.filter((invocation) => invocation.functionKey === "reclaimGroup");
+    expect(janitor.map((invocation) => invocation.result)).toEqual([
+      expect.objectContaining({ reclaimed: true, groupName: "web-prod", status: "ABORTED" }),
+    ]);
+    expect(group.launchTemplate.version).toBe(before.version);
+    expect([...group.suspendedProcesses]).toEqual(before.suspended);
+    // Desired capacity is left where the stopped wave put it, and the event says so.
+    expect(group.maxSize).toBe(Math.max(before.max, group.desiredCapacity));
+    const abandoned = world.events.find((event) => event.detailType === "Replacement Abandoned");
+    expect(abandoned?.detail).toMatchObject({ groupName: "web-prod", left: { before: 12 } });
+    // No waiting for the lease: the next replacement takes the group straight away.
+    const next = await sim.run("replace-group", { ...runInput(scenario), reason: "manual" });
+    expect(next.status).toBe("SUCCEEDED");
+    expect((next.output as { skipped?: boolean }).skipped).toBeUndefined();
+  });
+
+  it("a failed replacement that cleaned up after itself leaves the janitor nothing to do", async () => {
+    const scenario = loadScenario("bad-image");
+    simulation = await Simulation.fromScenario(scenario);
+    const outcome = await simulation.run("replace-group", runInput(scenario));
+    await simulation.idle();
+    expect(outcome.error).toBe("ReplacementRolledBack");
+    const janitor = simulation.invocations.filter((invocation) => invocation.functionKey === "reclaimGroup");
+    expect(janitor).toHaveLength(1);
+    expect(janitor[0]?.result).toMatchObject({ reclaimed: false });
+    expect(simulation.world.events.map((event) => event.detailType)).not.toContain("Replacement Abandoned");
+  });
+});
+
 describe("rollback", () => {
   it("a bad image rolls back and leaves the group exactly as it was", async () => {
     const { outcome, group, before, inService, world, observer, groupName } = await run("bad-image");
