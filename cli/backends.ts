@@ -81,7 +81,7 @@ const quarantineName = (request: QuarantineRequest) =>
   executionName("quarantine", request.caseId ?? nameTime(now()));
 
 /** The embedded simulated account of a scenario (a fresh one per command: nothing persists between commands). */
-export async function localBackend(scenarioName: string): Promise<Backend> {
+export async function localBackend(scenarioName: string): Promise<Backend & { simulation: Simulation }> {
   const simulation = await Simulation.fromScenario(loadScenario(scenarioName));
   const follow = async (machine: string, name: string, input: unknown, print: Print): Promise<Outcome> => {
     const timeline = new Timeline(simulation.world, print);
@@ -118,6 +118,7 @@ export async function localBackend(scenarioName: string): Promise<Backend> {
     resolveInstance: (reference) =>
       /^i-/.test(reference) ? reference : resolveInstanceRefs(`{{instance:${reference}}}`, simulation.world),
     close: () => simulation.close(),
+    simulation,
   };
 }
 

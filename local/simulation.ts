@@ -189,6 +189,14 @@ export class Simulation {
     const machine = [...readStack().stateMachines.values()].find((item) => item.arn === stateMachineArn);
     if (!machine)
       throw new SimAwsError("StateMachineDoesNotExist", `State Machine Does Not Exist: '${stateMachineArn}'`);
+    // Step Functions' limits: a name of 1-80 characters, an input of at most 256 KiB.
+    if (!/^[A-Za-z0-9_-]{1,80}$/.test(name)) throw new SimAwsError("InvalidName", `Invalid Name: '${name}'`);
+    if (Buffer.byteLength(input) > 262_144) {
+      throw new SimAwsError(
+        "ValidationException",
+        "1 validation error detected: Value at 'input' failed to satisfy constraint: Member must have length less than or equal to 262144",
+      );
+    }
     const executionArn = `${stateMachineArn.replace(":stateMachine:", ":execution:")}:${name}`;
     const existing = this.executions.get(executionArn);
     if (existing) {

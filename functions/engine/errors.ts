@@ -19,6 +19,16 @@ export class PhoenixError extends Error {
   }
 }
 
+/**
+ * A validation issue's message as a person should read it: zod's default for a missing field ("expected
+ * string, received undefined") reads like a type error, so it says "required".
+ */
+export function readableIssueMessage(issue: { message: string; code?: unknown }): string {
+  return issue.code === "invalid_type" && issue.message.endsWith("received undefined")
+    ? "required"
+    : issue.message;
+}
+
 /** Input (event, CLI argument, policy) failed validation; nothing was changed. */
 export class InvalidInputError extends PhoenixError {
   override name = "InvalidInputError";

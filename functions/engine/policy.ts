@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { InvalidInputError } from "./errors";
+import { InvalidInputError, readableIssueMessage } from "./errors";
 
 /** Auto Scaling processes Phoenix may suspend during a rollout (never Launch, Terminate or HealthCheck). */
 export const SUSPENDABLE_PROCESSES = [
@@ -123,11 +123,7 @@ export function toFieldIssues(error: z.ZodError): { path: string; message: strin
         typeof part === "number" ? `${path}[${part}]` : path ? `${path}.${String(part)}` : String(part),
       "",
     ),
-    // zod's default for a missing field ("expected string, received undefined") reads like a type error.
-    message:
-      issue.code === "invalid_type" && issue.message.endsWith("received undefined")
-        ? "required"
-        : issue.message,
+    message: readableIssueMessage(issue),
   }));
 }
 

@@ -5,7 +5,7 @@ import { parser } from "@aws-lambda-powertools/parser/middleware";
 import middy, { type MiddlewareObj } from "@middy/core";
 import type { Context } from "aws-lambda";
 import type { z } from "zod";
-import { type FieldIssue, InvalidInputError, PhoenixError } from "../engine/errors";
+import { type FieldIssue, InvalidInputError, PhoenixError, readableIssueMessage } from "../engine/errors";
 import { logger, metrics } from "./observability";
 
 type StandardIssue = { message: string; path?: ReadonlyArray<PropertyKey | { key: PropertyKey }> };
@@ -36,7 +36,7 @@ const namedErrors = (): MiddlewareObj => ({
     if (error instanceof ParseError && Array.isArray(error.cause)) {
       const issues: FieldIssue[] = (error.cause as StandardIssue[]).map((issue) => ({
         path: issuePath(issue),
-        message: issue.message,
+        message: readableIssueMessage(issue),
       }));
       request.error = new InvalidInputError(issues);
     }
