@@ -4,6 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { IAM_FILE, iamFileText, type PolicyStatement, policyProblems } from "../deploy/permissions";
+import { actionsByFunction } from "../local/permissions";
 import { REPO_ROOT } from "../local/state-machine";
 
 // Packages the deployable exactly as `npx osls package` does, with no credentials and no network.
@@ -68,5 +70,64 @@ describe("npx osls package", () => {
       (alarm) => (alarm as { Properties: { MetricName: string } }).Properties.MetricName,
     );
     expect(metrics).toEqual(expect.arrayContaining(["ExecutionsFailed", "ExecutionsTimedOut"]));
+  });
+});
+
+describe("least privilege", () => {
+  it("deploy/iam.yml is what the code and the rules give today (npm run permissions -- --write)", async () => {
+    expect(readFileSync(IAM_FILE, "utf8")).toBe(await iamFileText());
+  });
+
+  it("every function has its own role allowing exactly what its code calls; mutations only on managed resources", async () => {
+    const called = await actionsByFunction();
+    expect(called.size).toBeGreaterThan(25);
+    const problems: string[] = [];
+    for (const [key, actions] of called) {
+      const logicalId = `${key[0]?.toUpperCase()}${key.slice(1)}`;
+      const fn = template.Resources[`${logicalId}LambdaFunction`];
+      expect(fn.Properties.Role, key).toEqual({
+        "Fn::GetAtt": [`${logicalId}IamRoleLambdaExecution`, "Arn"],
+      });
+      const role = template.Resources[`${logicalId}IamRoleLambdaExecution`];
+      const statements = role.Properties.Policies.flatMap(
+        (policy: { PolicyDocument: { Statement: PolicyStatement[] } }) => policy.PolicyDocument.Statement,
+      );
+      problems.push(...policyProblems(statements, actions).map((problem) => `${key}: ${problem}`));
+    }
+    expect(problems).toEqual([]);
+  });
+
+  it("no function can change an Auto Scaling group without the phoenix:managed condition", () => {
+    const statements = Object.entries(template.Resources)
+      .filter(([id]) => id.endsWith("IamRoleLambdaExecution") && id !== "IamRoleLambdaExecution")
+      .flatMap(([, role]) =>
+        (
+          role as { Properties: { Policies: { PolicyDocument: { Statement: PolicyStatement[] } }[] } }
+        ).Properties.Policies.flatMap((policy) => policy.PolicyDocument.Statement),
+      );
+    const groupChanges = statements.filter((statement) =>
+      [statement.Action].flat().some((action) => action === "autoscaling:SetDesiredCapacity"),
+    );
+    expect(groupChanges.length).toBeGreaterThan(0);
+    for (const statement of groupChanges)
+      expect(statement.Condition).toEqual({
+        StringEquals: { "autoscaling:ResourceTag/phoenix:managed": "true" },
+      });
+  });
+
+  it("the check finds what it should", () => {
+    const wide: PolicyStatement = {
+      Effect: "Allow",
+      Action: ["ec2:TerminateInstances", "ec2:DescribeInstances"],
+      Resource: "*",
+    };
+    expect(policyProblems([wide], ["ec2:DescribeInstances", "ec2:CreateSnapshot"])).toEqual([
+      "calls ec2:CreateSnapshot but may not",
+      "may call ec2:TerminateInstances but never does",
+      "ec2:TerminateInstances on * without a phoenix:managed tag condition (no Sid)",
+    ]);
+    expect(policyProblems([{ Effect: "Allow", Action: "ec2:*", Resource: "*" }], [])).toContain(
+      "wildcard action ec2:*",
+    );
   });
 });
