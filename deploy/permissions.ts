@@ -58,7 +58,8 @@ const RULES: Record<string, Grant[]> = {
   "elasticloadbalancing:DeregisterTargets": [
     { sid: "TargetGroups", resources: [arn("elasticloadbalancing", "targetgroup/*/*")] },
   ],
-  // Instances: only managed ones; terminated only once quarantined (dispose).
+  // Instances: only managed ones; terminated only once marked retiring (by a replacement) or quarantined
+  // (dispose).
   "ec2:ModifyInstanceAttribute": [{ sid: "ManagedInstances", resources: [arn("ec2", "instance/*")], condition: MANAGED }],
   "ec2:DisassociateIamInstanceProfile": [
     { sid: "ManagedInstances", resources: [arn("ec2", "instance/*")], condition: MANAGED },
@@ -79,6 +80,14 @@ const RULES: Record<string, Grant[]> = {
     },
   ],
   "ec2:TerminateInstances": [
+    {
+      sid: "RetiringInstances",
+      resources: [arn("ec2", "instance/*")],
+      condition: {
+        StringEquals: { "aws:ResourceTag/phoenix:managed": "true" },
+        StringLike: { "aws:ResourceTag/phoenix:retiring": "*" },
+      },
+    },
     {
       sid: "QuarantinedInstances",
       resources: [arn("ec2", "instance/*")],

@@ -360,6 +360,19 @@ export class Simulation {
         signal: execution.stop.signal,
         integrations: {
           "arn:aws:states:::states:startExecution.sync:2": (input) => this.startChildAndWait(id, input),
+          "arn:aws:states:::states:startExecution": async (input) => {
+            const { StateMachineArn, Name, Input } = input as {
+              StateMachineArn: string;
+              Name?: string;
+              Input?: unknown;
+            };
+            const child = this.startExecution(
+              StateMachineArn,
+              Name ?? randomUUID(),
+              typeof Input === "string" ? Input : JSON.stringify(Input ?? {}),
+            );
+            return { ExecutionArn: child.executionArn, StartDate: new Date(child.startDate).toISOString() };
+          },
         },
         time: {
           now: () => this.world.clock.now(),

@@ -340,7 +340,10 @@ export async function runExecution(options: RunOptions): Promise<ExecutionOutcom
           }
         : {}),
     },
-    context: { Execution: { Id: executionArn, Name: executionName } },
+    context: {
+      Execution: { Id: executionArn, Name: executionName },
+      StateMachine: { Id: machine.arn, Name: machine.name },
+    },
     noThrowOnAbort: true,
   });
   time?.started();

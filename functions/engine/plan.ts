@@ -93,7 +93,12 @@ export interface ReplacementPlan {
   waves: Wave[];
   /** Instances left alone, and why. */
   skipped: { instanceId: string; why: string }[];
+  /** Instances this execution replaces (its waves). */
   instancesToReplace: number;
+  /** What a next execution replaces, when the waves are more than one execution's history can hold. */
+  continuation?: { instanceIds: string[] };
+  /** The most history events this execution's waves can write (the plan keeps it under 20,000). */
+  historyEventsAtMost: number;
   estimate: DurationEstimate;
   /** Seconds the group's lock is held per wave before it counts as abandoned. */
   leaseSeconds: number;
@@ -273,6 +278,27 @@ export function estimateDuration(
   };
 }
 
+/** Step Functions Standard fails an execution at 25,000 history events; Phoenix plans to stay under this. */
+export const HISTORY_EVENT_BUDGET = 20_000;
+/** History events outside the waves: plan, lock, prepare, finish or restore and settle, release, outcome. */
+export const HISTORY_EVENTS_OUTSIDE_WAVES = 120;
+
+/**
+ * The most history events one wave can write (replace-group.asl.json): its fixed steps, plus a readiness
+ * check (Wait, Task, Choice: 9 events) every pollSeconds until the readiness timeout, the drain checks
+ * until the drain deadline, and the bake's second probe.
+ */
+export function historyEventsPerWaveAtMost(
+  policy: RolloutPolicy,
+  estimate: Pick<DurationEstimate, "drainSeconds">,
+): number {
+  const poll = policy.readiness.pollSeconds;
+  const readinessChecks = Math.ceil(policy.readiness.timeoutSeconds / poll) + 1;
+  const drainChecks = Math.ceil((estimate.drainSeconds + Math.max(60, 2 * poll)) / poll) + 1;
+  const fixed = 60;
+  return fixed + 9 * (readinessChecks + 2 * drainChecks) + (policy.probes.bakeSeconds > 0 ? 12 : 0);
+}
+
 /**
  * Plans a replacement: validates the group, chooses instances (oldest first, zone-balanced) and splits them
  * into waves that never take healthy in-service capacity below the floor. Throws a named error, having
@@ -296,8 +322,18 @@ export function planReplacement(input: PlanInput): ReplacementPlan {
     );
   }
   const ordered = orderOldestFirstAcrossZones(chosen).map((instance) => instance.instanceId);
-  const waves = splitIntoWaves(ordered, arithmetic, policy.canary);
-  const estimate = estimateDuration(waves, input.targetGroups, policy);
+  const allWaves = splitIntoWaves(ordered, arithmetic, policy.canary);
+  // A Standard execution stops at 25,000 history events: past the waves one execution can hold at worst,
+  // the rest continues in a new execution started at the end of this one.
+  const fullEstimate = estimateDuration(allWaves, input.targetGroups, policy);
+  const perWave = historyEventsPerWaveAtMost(policy, fullEstimate);
+  const maxWaves = Math.max(1, Math.floor((HISTORY_EVENT_BUDGET - HISTORY_EVENTS_OUTSIDE_WAVES) / perWave));
+  const waves = allWaves.slice(0, maxWaves);
+  const continuation =
+    allWaves.length > maxWaves
+      ? { instanceIds: allWaves.slice(maxWaves).flatMap((wave) => wave.instanceIds) }
+      : undefined;
+  const estimate = continuation ? estimateDuration(waves, input.targetGroups, policy) : fullEstimate;
   const peakSurge = Math.max(0, ...waves.map((wave) => wave.launchCount - wave.retireFirst.length));
   const deepestDip = Math.max(0, ...waves.map((wave) => wave.retireFirst.length));
   const capacity: CapacityPlan = {
@@ -324,7 +360,9 @@ export function planReplacement(input: PlanInput): ReplacementPlan {
     capacity,
     waves,
     skipped,
-    instancesToReplace: ordered.length,
+    instancesToReplace: waves.reduce((sum, wave) => sum + wave.instanceIds.length, 0),
+    ...(continuation ? { continuation } : {}),
+    historyEventsAtMost: HISTORY_EVENTS_OUTSIDE_WAVES + waves.length * perWave,
     estimate,
     leaseSeconds: waveLeaseSeconds(policy, estimate),
     plannedAt: input.now.toISOString(),

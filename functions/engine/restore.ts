@@ -52,32 +52,44 @@ export function restorationFor(
 
 /** The last step of a rollback: desired capacity (and the exact sizes) back as they were, or why not yet. */
 export type Settlement =
-  | { action: "set"; update: { minSize: number; maxSize: number; desiredCapacity: number }; surplus: number }
-  | { action: "wait"; reason: string; surplus: number };
+  | {
+      action: "set";
+      /** Instances the rollout launched that serve nothing: terminated first, decrementing. */
+      terminate: string[];
+      update: { minSize: number; maxSize: number; desiredCapacity: number };
+      surplus: number;
+    }
+  | { action: "wait"; terminate: string[]; reason: string; surplus: number };
 
 /**
- * Takes desired capacity back to what it was before the rollout. Raising it is always safe. Lowering it lets
- * Auto Scaling terminate instances of its choosing, so it waits until the group could lose that many of its
- * serving instances and still hold the floor (for instance while the replacement of a quarantined instance
- * becomes healthy).
+ * Takes desired capacity back to what it was before the rollout. Raising it is always safe. For a surplus,
+ * instances the rollout launched that serve nothing go first, by name; lowering desired capacity for the
+ * rest lets Auto Scaling choose what to terminate, so that waits until the group could lose that many of
+ * its serving instances and still hold the floor (for instance while the replacement of a quarantined
+ * instance becomes healthy).
  */
 export function settleCapacity(args: {
   previous: GroupSettings;
   current: Pick<GroupSnapshot, "desiredCapacity">;
   serving: number;
   floor: number;
+  /** Members launched by the rollout that do not serve (launching, unhealthy, never answering). */
+  strays: string[];
 }): Settlement {
   const { previous, current, serving, floor } = args;
   const surplus = current.desiredCapacity - previous.desiredCapacity;
+  const terminate = args.strays.slice(0, Math.max(0, surplus));
   const update = {
     minSize: previous.minSize,
     maxSize: previous.maxSize,
     desiredCapacity: previous.desiredCapacity,
   };
-  if (surplus <= 0 || serving - surplus >= floor) return { action: "set", update, surplus };
+  const rest = surplus - terminate.length;
+  if (rest <= 0 || serving - rest >= floor) return { action: "set", terminate, update, surplus };
   return {
     action: "wait",
+    terminate,
     surplus,
-    reason: `lowering desired capacity ${current.desiredCapacity} -> ${previous.desiredCapacity} could leave ${serving - surplus} healthy in service; the floor is ${floor}`,
+    reason: `lowering desired capacity ${current.desiredCapacity - terminate.length} -> ${previous.desiredCapacity} could leave ${serving - rest} healthy in service; the floor is ${floor}`,
   };
 }

@@ -62,6 +62,8 @@ export const ReplacementPlanSchema: z.ZodType<ReplacementPlan> = z.object({
   waves: z.array(WaveSchema),
   skipped: z.array(z.object({ instanceId: z.string(), why: z.string() })),
   instancesToReplace: count,
+  continuation: z.object({ instanceIds: z.array(InstanceIdSchema).min(1) }).optional(),
+  historyEventsAtMost: count,
   estimate: z.object({
     totalSeconds: z.number().min(0),
     perWaveSeconds: z.number().min(0),

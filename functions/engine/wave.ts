@@ -329,6 +329,40 @@ export function chooseRollbackTerminations(
   return { terminate, keep };
 }
 
+/** Tag that marks an instance a replacement is retiring (so a retried step finds what it left half done). */
+export const RETIRING_TAG = "phoenix:retiring";
+
+/**
+ * How to retire named old instances in bulk: detach the live ones from the group (decrementing, 20 per
+ * call) after tagging them as this execution's, then terminate them through EC2 (up to 1000 per call).
+ * Named instances this execution tagged before but did not terminate (a crash between the two) are
+ * terminated too; anything else is left alone, with the reason.
+ */
+export function planRetirement(
+  instanceIds: string[],
+  group: GroupSnapshot,
+  details: { instanceId: string; state?: string; tags: Record<string, string> }[],
+  executionId: string,
+): { detach: string[]; terminate: string[]; skipped: { instanceId: string; why: string }[] } {
+  const { live, skipped } = liveMembers(instanceIds, group, details);
+  const byId = new Map(details.map((detail) => [detail.instanceId, detail]));
+  const leftBehind = skipped
+    .map((item) => byId.get(item.instanceId))
+    .filter(
+      (detail): detail is NonNullable<typeof detail> =>
+        !!detail &&
+        detail.tags[RETIRING_TAG] === executionId &&
+        detail.tags[QUARANTINE_TAG] === undefined &&
+        !["shutting-down", "terminated"].includes(detail.state ?? ""),
+    )
+    .map((detail) => detail.instanceId);
+  return {
+    detach: live,
+    terminate: [...live, ...leftBehind],
+    skipped: skipped.filter((item) => !leftBehind.includes(item.instanceId)),
+  };
+}
+
 /** Why a wave failed, in lines a person can act on, from whatever the wave recorded before it stopped. */
 export function explainWaveFailure(args: {
   waveIndex: number;

@@ -198,11 +198,12 @@ export class InvariantMonitor {
       return;
     }
     if (actor !== "phoenix") return;
+    // A retired instance is detached before EC2 terminates it, so it may belong to no group any more.
+    const named = [...this.replacements.values()].some((replacement) =>
+      replacement.plan.waves.some((wave) => wave.instanceIds.includes(instance.instanceId)),
+    );
     const plans = [...this.replacements.values()].filter(
       (replacement) => replacement.groupName === instance.groupName,
-    );
-    const named = plans.some((replacement) =>
-      replacement.plan.waves.some((wave) => wave.instanceIds.includes(instance.instanceId)),
     );
     // Instances launched after a plan was made are that replacement's own (rolled back ones go again).
     const launchedSince = plans.some(

@@ -199,6 +199,12 @@ const autoScalingRoutes: Route[] = [
   }),
   route("autoscaling", "DetachInstances", "autoscaling:mutate", true, (world, input) => {
     const ids = input.InstanceIds as string[];
+    if (ids.length > 20) {
+      throw new SimAwsError(
+        "ValidationError",
+        "1 validation error detected: Value at 'instanceIds' failed to satisfy constraint: Member must have length less than or equal to 20",
+      );
+    }
     const members = ids.map((id) => groupMember(world, id));
     const group = world.requireGroup(input.AutoScalingGroupName);
     if (members.some((member) => member.group !== group))

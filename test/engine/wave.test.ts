@@ -270,13 +270,19 @@ describe("draining, retiring and restoring", () => {
       suspendedProcesses: [],
     };
     const exactly = { minSize: 3, maxSize: 4, desiredCapacity: 4 };
-    expect(settleCapacity({ previous, current: { desiredCapacity: 3 }, serving: 3, floor: 4 })).toEqual({
+    expect(
+      settleCapacity({ previous, current: { desiredCapacity: 3 }, serving: 3, floor: 4, strays: [] }),
+    ).toEqual({
       action: "set",
+      terminate: [],
       update: exactly,
       surplus: -1,
     });
-    expect(settleCapacity({ previous, current: { desiredCapacity: 5 }, serving: 5, floor: 4 })).toEqual({
+    expect(
+      settleCapacity({ previous, current: { desiredCapacity: 5 }, serving: 5, floor: 4, strays: [] }),
+    ).toEqual({
       action: "set",
+      terminate: [],
       update: exactly,
       surplus: 1,
     });
@@ -290,11 +296,42 @@ describe("draining, retiring and restoring", () => {
       desiredCapacity: 2,
       suspendedProcesses: [],
     };
-    const settlement = settleCapacity({ previous, current: { desiredCapacity: 3 }, serving: 2, floor: 2 });
+    const settlement = settleCapacity({
+      previous,
+      current: { desiredCapacity: 3 },
+      serving: 2,
+      floor: 2,
+      strays: [],
+    });
     expect(settlement).toMatchObject({ action: "wait", surplus: 1 });
     expect(settlement.action === "wait" && settlement.reason).toBe(
       "lowering desired capacity 3 -> 2 could leave 1 healthy in service; the floor is 2",
     );
+  });
+
+  it("settles a surplus the rollout launched and that serves nothing by terminating exactly those, at once", () => {
+    const previous = {
+      launchTemplate: { launchTemplateId: "lt-1", launchTemplateName: "web", version: "1" },
+      minSize: 2,
+      maxSize: 3,
+      desiredCapacity: 2,
+      suspendedProcesses: [],
+    };
+    const stray = instanceId(7);
+    expect(
+      settleCapacity({
+        previous,
+        current: { desiredCapacity: 3 },
+        serving: 2,
+        floor: 2,
+        strays: [stray, instanceId(8)],
+      }),
+    ).toEqual({
+      action: "set",
+      terminate: [stray],
+      update: { minSize: 2, maxSize: 3, desiredCapacity: 2 },
+      surplus: 1,
+    });
   });
 
   it("after success keeps the new version and any scale-out, never setting MaxSize below desired", () => {

@@ -7,6 +7,7 @@ import {
   AutoScalingClient,
   DescribeAutoScalingGroupsCommand,
   type DescribeAutoScalingGroupsCommandOutput,
+  DetachInstancesCommand,
   type LifecycleState,
   ResumeProcessesCommand,
   SetDesiredCapacityCommand,
@@ -21,7 +22,12 @@ import {
   GetItemCommand,
   UpdateItemCommand,
 } from "@aws-sdk/client-dynamodb";
-import { DescribeInstancesCommand, EC2Client } from "@aws-sdk/client-ec2";
+import {
+  CreateTagsCommand,
+  DescribeInstancesCommand,
+  EC2Client,
+  TerminateInstancesCommand,
+} from "@aws-sdk/client-ec2";
 import { ElasticLoadBalancingV2Client } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { EventBridgeClient, PutEventsCommand } from "@aws-sdk/client-eventbridge";
 import { DescribeExecutionCommand, SFNClient } from "@aws-sdk/client-sfn";
@@ -207,7 +213,7 @@ describe("steps that change things", () => {
     expect(autoScaling).toHaveReceivedCommandWith(SetDesiredCapacityCommand, { DesiredCapacity: 16 });
   });
 
-  it("retireInstances terminates only live, unquarantined members the plan named", async () => {
+  it("retireInstances retires in bulk only live, unquarantined members the plan named", async () => {
     const event = {
       executionId: "x",
       groupName: "web-prod",
@@ -237,13 +243,24 @@ describe("steps that change things", () => {
         },
       ],
     });
-    autoScaling.on(TerminateInstanceInAutoScalingGroupCommand).resolves({});
+    autoScaling.on(DetachInstancesCommand).resolves({});
+    ec2.on(CreateTagsCommand).resolves({});
+    ec2.on(TerminateInstancesCommand).resolves({});
     const result = await (await load("retireInstances"))(event, context);
-    expect(autoScaling).toHaveReceivedCommandTimes(TerminateInstanceInAutoScalingGroupCommand, 1);
-    expect(autoScaling).toHaveReceivedCommandWith(TerminateInstanceInAutoScalingGroupCommand, {
-      InstanceId: "i-00000000000000001",
+    // Marked as this execution's, out of the group (decrementing), then terminated: three calls in all.
+    expect(ec2).toHaveReceivedCommandWith(CreateTagsCommand, {
+      Resources: ["i-00000000000000001"],
+      Tags: [{ Key: "phoenix:retiring", Value: "x" }],
+    });
+    expect(autoScaling).toHaveReceivedCommandExactlyOnceWith(DetachInstancesCommand, {
+      AutoScalingGroupName: "web-prod",
+      InstanceIds: ["i-00000000000000001"],
       ShouldDecrementDesiredCapacity: true,
     });
+    expect(ec2).toHaveReceivedCommandExactlyOnceWith(TerminateInstancesCommand, {
+      InstanceIds: ["i-00000000000000001"],
+    });
+    expect(autoScaling).not.toHaveReceivedCommand(TerminateInstanceInAutoScalingGroupCommand);
     expect(result).toMatchObject({
       terminated: ["i-00000000000000001"],
       skipped: [
@@ -251,6 +268,44 @@ describe("steps that change things", () => {
         { instanceId: "i-00000000000000003", why: "already Terminating" },
         { instanceId: "i-00000000000000004", why: "no longer in the group" },
       ],
+      desiredAfter: 5,
+    });
+  });
+
+  it("retireInstances retried after a crash terminates what it had already detached, and nothing else", async () => {
+    const event = {
+      executionId: "x",
+      groupName: "web-prod",
+      instanceIds: ["i-00000000000000001", "i-00000000000000004"],
+    };
+    autoScaling
+      .on(DescribeAutoScalingGroupsCommand)
+      .resolves(groupResponse(5, 8, [{ id: "i-00000000000000009" }]));
+    ec2.on(DescribeInstancesCommand).resolves({
+      Reservations: [
+        {
+          Instances: [
+            // Detached by the first attempt, which crashed before terminating it.
+            {
+              InstanceId: "i-00000000000000001",
+              State: { Name: "running" },
+              Tags: [{ Key: "phoenix:retiring", Value: "x" }],
+            },
+            // Detached by someone else: not this execution's to terminate.
+            { InstanceId: "i-00000000000000004", State: { Name: "running" }, Tags: [] },
+          ],
+        },
+      ],
+    });
+    ec2.on(TerminateInstancesCommand).resolves({});
+    const result = await (await load("retireInstances"))(event, context);
+    expect(autoScaling).not.toHaveReceivedCommand(DetachInstancesCommand);
+    expect(ec2).toHaveReceivedCommandExactlyOnceWith(TerminateInstancesCommand, {
+      InstanceIds: ["i-00000000000000001"],
+    });
+    expect(result).toMatchObject({
+      terminated: ["i-00000000000000001"],
+      skipped: [{ instanceId: "i-00000000000000004", why: "no longer in the group" }],
     });
   });
 
