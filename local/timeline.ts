@@ -51,14 +51,17 @@ export function describeReplaceStep(stateName: string, input: Loose, output: Loo
     }
     case "StartWave":
       return `start: replacing ${list(input.wave.instanceIds)}`;
-    case "DrainFirst":
-    case "ShiftTraffic":
-      return `shift traffic: deregistered ${list(stateName === "DrainFirst" ? input.wave.retireFirst : input.wave.retireAfter)}, draining ${output.drain.nextCheckSeconds}s`;
     case "RetireFirst":
     case "Retire": {
       const result = stateName === "Retire" ? output.retired : output.retiredFirst;
       const skipped = (result.skipped ?? []).map((item: Loose) => `${item.instanceId} (${item.why})`);
-      return `retire: terminated ${list(result.terminated) || "none"}${skipped.length ? `; skipped ${skipped.join(", ")}` : ""}`;
+      const drained = result.terminated?.length ? `; terminated ${list(result.terminated)} (drained)` : "";
+      return `out of service (detached, draining): ${list(result.retiring) || "none"}${skipped.length ? `; skipped ${skipped.join(", ")}` : ""}${drained}`;
+    }
+    case "ReapRetired": {
+      const reap = output.reap;
+      if (reap.terminated.length === 0 && !reap.timedOut) return undefined;
+      return `terminated ${list(reap.terminated) || "none"} once drained${reap.timedOut ? `; still draining past the deadline: ${list(reap.waiting)}` : ""}`;
     }
     case "LaunchWave":
       return `launch ${output.launch.launchCount}: desired capacity ${output.launch.desiredBefore} -> ${output.launch.desiredAfter}`;

@@ -23,36 +23,49 @@ export interface Ec2Instance {
 // omits it. Chunks keep each filter within EC2's 200-value limit.
 const DESCRIBE_CHUNK = 200;
 
+/** Instances (not terminated) carrying a tag with a given value, every page. */
+export async function findTaggedInstances(tagKey: string, value: string): Promise<Ec2Instance[]> {
+  return describeWithFilters([
+    { Name: `tag:${tagKey}`, Values: [value] },
+    { Name: "instance-state-name", Values: ["pending", "running", "stopping", "stopped"] },
+  ]);
+}
+
 /** Describes instances by id (every page); unknown ids are simply absent from the result. */
 export async function describeInstances(instanceIds: string[]): Promise<Ec2Instance[]> {
   const found: Ec2Instance[] = [];
   for (let start = 0; start < instanceIds.length; start += DESCRIBE_CHUNK) {
-    const chunk = instanceIds.slice(start, start + DESCRIBE_CHUNK);
-    let nextToken: string | undefined;
-    do {
-      const response = await callAws("DescribeInstances", () =>
-        ec2().send(
-          new DescribeInstancesCommand({
-            Filters: [{ Name: "instance-id", Values: chunk }],
-            NextToken: nextToken,
-          }),
-        ),
-      );
-      for (const reservation of response.Reservations ?? []) {
-        for (const instance of reservation.Instances ?? []) {
-          found.push({
-            instanceId: instance.InstanceId ?? "",
-            imageId: instance.ImageId,
-            launchTime: instance.LaunchTime?.toISOString(),
-            state: instance.State?.Name,
-            privateIpAddress: instance.PrivateIpAddress,
-            tags: Object.fromEntries((instance.Tags ?? []).map((tag) => [tag.Key ?? "", tag.Value ?? ""])),
-          });
-        }
-      }
-      nextToken = response.NextToken;
-    } while (nextToken);
+    found.push(
+      ...(await describeWithFilters([
+        { Name: "instance-id", Values: instanceIds.slice(start, start + DESCRIBE_CHUNK) },
+      ])),
+    );
   }
+  return found;
+}
+
+/** Every instance matching the filters, following NextToken. */
+async function describeWithFilters(filters: { Name: string; Values: string[] }[]): Promise<Ec2Instance[]> {
+  const found: Ec2Instance[] = [];
+  let nextToken: string | undefined;
+  do {
+    const response = await callAws("DescribeInstances", () =>
+      ec2().send(new DescribeInstancesCommand({ Filters: filters, NextToken: nextToken })),
+    );
+    for (const reservation of response.Reservations ?? []) {
+      for (const instance of reservation.Instances ?? []) {
+        found.push({
+          instanceId: instance.InstanceId ?? "",
+          imageId: instance.ImageId,
+          launchTime: instance.LaunchTime?.toISOString(),
+          state: instance.State?.Name,
+          privateIpAddress: instance.PrivateIpAddress,
+          tags: Object.fromEntries((instance.Tags ?? []).map((tag) => [tag.Key ?? "", tag.Value ?? ""])),
+        });
+      }
+    }
+    nextToken = response.NextToken;
+  } while (nextToken);
   return found;
 }
 

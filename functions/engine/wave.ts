@@ -198,37 +198,10 @@ export function judgeProbes(args: {
   return { passed: reasons.length === 0, reasons, checks };
 }
 
-/** Whether old instances have finished draining from every target group. */
-export function assessDrain(
-  instanceIds: string[],
-  targetHealth: TargetHealth[],
-): { drained: boolean; draining: string[] } {
-  const ids = new Set(instanceIds);
-  const draining = targetHealth
-    .filter((entry) => ids.has(entry.instanceId) && entry.state === "draining")
-    .map((entry) => `${entry.instanceId} draining from ${shortArn(entry.targetGroupArn)}`);
-  return { drained: draining.length === 0, draining };
-}
-
 /** The readable tail of an ARN (targetgroup/name/id -> name). */
 export function shortArn(arn: string): string {
   const parts = arn.split("/");
   return parts.length >= 2 ? (parts[parts.length - 2] ?? arn) : arn;
-}
-
-/** Progress of draining old instances, carried between drain checks. */
-export interface DrainProgress {
-  startedAt: string;
-  deadline: string;
-  drained: boolean;
-  timedOut: boolean;
-  draining: string[];
-  nextCheckSeconds: number;
-}
-
-/** When draining counts as stuck: the deregistration delay plus a grace of two polls (at least a minute). */
-export function drainDeadline(startedAt: Date, drainSeconds: number, pollSeconds: number): string {
-  return new Date(startedAt.getTime() + (drainSeconds + Math.max(60, 2 * pollSeconds)) * 1000).toISOString();
 }
 
 /**
@@ -333,34 +306,35 @@ export function chooseRollbackTerminations(
 export const RETIRING_TAG = "phoenix:retiring";
 
 /**
- * How to retire named old instances in bulk: detach the live ones from the group (decrementing, 20 per
- * call) after tagging them as this execution's, then terminate them through EC2 (up to 1000 per call).
- * Named instances this execution tagged before but did not terminate (a crash between the two) are
- * terminated too; anything else is left alone, with the reason.
+ * The end of a retirement: instances this execution took out of service (tagged RETIRING_TAG with its id)
+ * are terminated once Auto Scaling has finished detaching them, that is once their target groups drained
+ * them; those still detaching are waited for. Quarantined instances are never terminated.
  */
-export function planRetirement(
-  instanceIds: string[],
+export function planReap(
+  retiring: { instanceId: string; state?: string; tags: Record<string, string> }[],
   group: GroupSnapshot,
-  details: { instanceId: string; state?: string; tags: Record<string, string> }[],
-  executionId: string,
-): { detach: string[]; terminate: string[]; skipped: { instanceId: string; why: string }[] } {
-  const { live, skipped } = liveMembers(instanceIds, group, details);
-  const byId = new Map(details.map((detail) => [detail.instanceId, detail]));
-  const leftBehind = skipped
-    .map((item) => byId.get(item.instanceId))
-    .filter(
-      (detail): detail is NonNullable<typeof detail> =>
-        !!detail &&
-        detail.tags[RETIRING_TAG] === executionId &&
-        detail.tags[QUARANTINE_TAG] === undefined &&
-        !["shutting-down", "terminated"].includes(detail.state ?? ""),
-    )
-    .map((detail) => detail.instanceId);
+): { terminate: string[]; waiting: string[] } {
+  const members = new Set(group.instances.map((instance) => instance.instanceId));
+  const candidates = retiring.filter(
+    (instance) =>
+      instance.tags[QUARANTINE_TAG] === undefined &&
+      !["shutting-down", "terminated"].includes(instance.state ?? ""),
+  );
   return {
-    detach: live,
-    terminate: [...live, ...leftBehind],
-    skipped: skipped.filter((item) => !leftBehind.includes(item.instanceId)),
+    terminate: candidates
+      .filter((instance) => !members.has(instance.instanceId))
+      .map((i) => i.instanceId)
+      .sort(),
+    waiting: candidates
+      .filter((instance) => members.has(instance.instanceId))
+      .map((i) => i.instanceId)
+      .sort(),
   };
+}
+
+/** When to stop waiting for retired instances to drain: their deregistration delay plus a grace. */
+export function reapDeadline(startedAt: Date, drainSeconds: number, pollSeconds: number): string {
+  return new Date(startedAt.getTime() + (drainSeconds + Math.max(60, 2 * pollSeconds)) * 1000).toISOString();
 }
 
 /** Why a wave failed, in lines a person can act on, from whatever the wave recorded before it stopped. */
@@ -368,14 +342,11 @@ export function explainWaveFailure(args: {
   waveIndex: number;
   readiness?: { timedOut?: boolean; waiting?: string[] };
   verdict?: { passed?: boolean; reasons?: string[] };
-  drain?: { timedOut?: boolean; draining?: string[] };
   failure?: { Error: string; Cause?: string };
 }): string[] {
   const reasons: string[] = [];
   if (args.failure) reasons.push(`${args.failure.Error}: ${args.failure.Cause ?? "no cause given"}`);
   else if (args.verdict && args.verdict.passed === false) reasons.push(...(args.verdict.reasons ?? []));
-  else if (args.drain?.timedOut)
-    reasons.push(`draining did not finish: ${(args.drain.draining ?? []).join("; ")}`);
   else if (args.readiness?.timedOut) {
     reasons.push(`not ready before the readiness timeout: ${(args.readiness.waiting ?? []).join("; ")}`);
   }

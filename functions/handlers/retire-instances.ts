@@ -1,44 +1,57 @@
 import { z } from "zod";
 import { detachInstances } from "../aws/autoscaling";
-import { describeInstances } from "../aws/ec2";
+import { describeInstances, findTaggedInstances } from "../aws/ec2";
+import { describeHealthAcross } from "../aws/elbv2";
 import { tagResources, terminateInstances } from "../aws/evidence";
 import { readGroup } from "../aws/fleet";
+import { batches, PER_CALL } from "../engine/batches";
+import { BelowFloorError } from "../engine/errors";
 import { InstanceIdSchema } from "../engine/policy";
 import { StepSchema } from "../engine/schemas";
-import { planRetirement, RETIRING_TAG } from "../engine/wave";
+import { floorVerdict, liveMembers, planReap, RETIRING_TAG, servingMembers } from "../engine/wave";
 import { now } from "../runtime/clock";
 import { phoenixHandler } from "../runtime/handler";
 import { logger } from "../runtime/observability";
 
-const RetireInputSchema = StepSchema.extend({ instanceIds: z.array(InstanceIdSchema) });
-
-/** AWS limits: DetachInstances takes 20 instances, TerminateInstances 1000. */
-const DETACH_CHUNK = 20;
-const TERMINATE_CHUNK = 1000;
-
-const chunks = <T>(items: T[], size: number): T[][] =>
-  Array.from({ length: Math.ceil(items.length / size) }, (_, index) =>
-    items.slice(index * size, (index + 1) * size),
-  );
+const RetireInputSchema = StepSchema.extend({
+  instanceIds: z.array(InstanceIdSchema),
+  /** Healthy in-service instances the group must keep. */
+  floor: z.number().int().min(0),
+});
 
 /**
- * Retires the drained old instances the plan named, in bulk: tags them as this execution's, detaches them
- * from the group decrementing desired capacity (20 per call), then terminates them (1000 per call), so a
- * wave of hundreds costs a few dozen calls instead of one Auto Scaling call each. Skips any that are
- * quarantined, no longer in the group or already leaving it; a retry finishes what a crash left half done.
+ * Takes old instances the plan named out of service, in bulk and without waiting: tags them as this
+ * execution's, then detaches them from the group decrementing desired capacity (20 per call). Auto Scaling
+ * deregisters them and lets their target groups drain them while the next wave already launches; each
+ * later wave, and the execution's last steps (reapRetired), terminate them once drained. Never below the floor, checked against
+ * the group as it is now (BelowFloorError: the state machine waits for capacity, then rolls back). Skips
+ * instances that are quarantined, no longer in the group or already leaving it, so a retry is safe.
  */
-async function retireStep({ executionId, groupName, instanceIds }: typeof RetireInputSchema._output) {
+async function retireStep({ executionId, groupName, instanceIds, floor }: typeof RetireInputSchema._output) {
   const group = await readGroup(groupName);
   const details = await describeInstances(instanceIds);
-  const { detach, terminate, skipped } = planRetirement(instanceIds, group, details, executionId);
-  for (const chunk of chunks(detach, TERMINATE_CHUNK))
+  const { live, skipped } = liveMembers(instanceIds, group, details);
+  if (live.length > 0) {
+    const serving = servingMembers(
+      group,
+      await describeHealthAcross(
+        group.targetGroupArns,
+        group.instances.map((instance) => instance.instanceId),
+      ),
+    );
+    const verdict = floorVerdict(serving, live, floor);
+    if (!verdict.allowed) throw new BelowFloorError(verdict.reason, { groupName, instanceIds: live, floor });
+  }
+  for (const chunk of batches(live, PER_CALL.createTags))
     await tagResources(chunk, { [RETIRING_TAG]: executionId });
-  for (const chunk of chunks(detach, DETACH_CHUNK)) await detachInstances(groupName, chunk, true);
-  for (const chunk of chunks(terminate, TERMINATE_CHUNK)) await terminateInstances(chunk);
+  for (const chunk of batches(live, PER_CALL.detachInstances)) await detachInstances(groupName, chunk, true);
+  // Earlier waves' instances that have drained since need not run until the end.
+  const { terminate: drained } = planReap(await findTaggedInstances(RETIRING_TAG, executionId), group);
+  for (const chunk of batches(drained, PER_CALL.terminateInstances)) await terminateInstances(chunk);
   // Each detach decremented desired capacity by one.
-  const desiredAfter = group.desiredCapacity - detach.length;
-  logger.info("retired instances", { terminated: terminate, skipped, desiredAfter });
-  return { terminated: terminate, skipped, retiredAt: now().toISOString(), desiredAfter };
+  const desiredAfter = group.desiredCapacity - live.length;
+  logger.info("instances out of service", { retiring: live, skipped, terminated: drained, desiredAfter });
+  return { retiring: live, skipped, terminated: drained, retiredAt: now().toISOString(), desiredAfter };
 }
 
 export const handler = phoenixHandler(RetireInputSchema, retireStep);

@@ -40,10 +40,6 @@ const RollbackWaveInputSchema = StepSchema.extend({
     .object({ passed: z.boolean(), reasons: z.array(z.string()) })
     .partial()
     .optional(),
-  drain: z
-    .object({ timedOut: z.boolean(), draining: z.array(z.string()) })
-    .partial()
-    .optional(),
   failure: FailureSchema.optional(),
 });
 

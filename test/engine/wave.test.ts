@@ -2,7 +2,6 @@ import { describe, expect, it } from "vitest";
 import { restorationFor, settleCapacity } from "../../functions/engine/restore";
 import type { TargetHealth } from "../../functions/engine/types";
 import {
-  assessDrain,
   assessReadiness,
   chooseRollbackTerminations,
   explainWaveFailure,
@@ -10,6 +9,7 @@ import {
   judgeProbes,
   liveMembers,
   nextCheckDelay,
+  planReap,
   servingMembers,
   type WaveLaunch,
   waveAtStart,
@@ -162,12 +162,16 @@ describe("probe verdicts", () => {
 });
 
 describe("draining, retiring and restoring", () => {
-  it("is drained when no old instance is draining any more", () => {
-    expect(assessDrain([instanceId(1)], [healthy(1, "draining")])).toEqual({
-      drained: false,
-      draining: [`${instanceId(1)} draining from web`],
+  it("terminates retired instances once Auto Scaling detached them (drained), waits for the others", () => {
+    const members = group(2, {
+      instances: [instance(1, { lifecycleState: "Detaching" }), instance(9)],
     });
-    expect(assessDrain([instanceId(1)], [healthy(2, "draining")]).drained).toBe(true);
+    const retiring = [1, 2, 3, 4].map((n) => ({
+      instanceId: instanceId(n),
+      state: n === 3 ? "shutting-down" : "running",
+      tags: (n === 4 ? { "phoenix:quarantined": "c-1" } : {}) as Record<string, string>,
+    }));
+    expect(planReap(retiring, members)).toEqual({ terminate: [instanceId(2)], waiting: [instanceId(1)] });
   });
 
   it("only live members may be acted on; quarantined ones never", () => {

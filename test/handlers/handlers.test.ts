@@ -28,7 +28,10 @@ import {
   EC2Client,
   TerminateInstancesCommand,
 } from "@aws-sdk/client-ec2";
-import { ElasticLoadBalancingV2Client } from "@aws-sdk/client-elastic-load-balancing-v2";
+import {
+  DescribeTargetHealthCommand,
+  ElasticLoadBalancingV2Client,
+} from "@aws-sdk/client-elastic-load-balancing-v2";
 import { EventBridgeClient, PutEventsCommand } from "@aws-sdk/client-eventbridge";
 import { DescribeExecutionCommand, SFNClient } from "@aws-sdk/client-sfn";
 import { mockClient } from "aws-sdk-client-mock";
@@ -43,16 +46,9 @@ const autoScaling = mockClient(AutoScalingClient);
 const ec2 = mockClient(EC2Client);
 const dynamodb = mockClient(DynamoDBClient);
 const events = mockClient(EventBridgeClient);
+const elbv2 = mockClient(ElasticLoadBalancingV2Client);
 const sfn = mockClient(SFNClient);
-const mocks = [
-  events,
-  sfn,
-  autoScaling,
-  ec2,
-  dynamodb,
-  mockClient(ElasticLoadBalancingV2Client),
-  mockClient(CloudWatchClient),
-];
+const mocks = [events, sfn, autoScaling, ec2, dynamodb, elbv2, mockClient(CloudWatchClient)];
 
 beforeEach(() => {
   useClients({});
@@ -213,10 +209,11 @@ describe("steps that change things", () => {
     expect(autoScaling).toHaveReceivedCommandWith(SetDesiredCapacityCommand, { DesiredCapacity: 16 });
   });
 
-  it("retireInstances retires in bulk only live, unquarantined members the plan named", async () => {
+  it("retireInstances takes only live, unquarantined members the plan named out of service, in bulk", async () => {
     const event = {
       executionId: "x",
       groupName: "web-prod",
+      floor: 2,
       instanceIds: [
         "i-00000000000000001",
         "i-00000000000000002",
@@ -232,6 +229,7 @@ describe("steps that change things", () => {
           { id: "i-00000000000000002" },
           { id: "i-00000000000000003", state: "Terminating" },
           { id: "i-00000000000000009" },
+          { id: "i-00000000000000010" },
         ]),
       );
     ec2.on(DescribeInstancesCommand).resolves({
@@ -243,11 +241,18 @@ describe("steps that change things", () => {
         },
       ],
     });
+    elbv2.on(DescribeTargetHealthCommand).resolves({
+      TargetHealthDescriptions: ["i-00000000000000001", "i-00000000000000009", "i-00000000000000010"].map(
+        (Id) => ({
+          Target: { Id },
+          TargetHealth: { State: "healthy" },
+        }),
+      ),
+    });
     autoScaling.on(DetachInstancesCommand).resolves({});
     ec2.on(CreateTagsCommand).resolves({});
-    ec2.on(TerminateInstancesCommand).resolves({});
     const result = await (await load("retireInstances"))(event, context);
-    // Marked as this execution's, out of the group (decrementing), then terminated: three calls in all.
+    // Marked as this execution's, then out of the group decrementing; Auto Scaling drains it meanwhile.
     expect(ec2).toHaveReceivedCommandWith(CreateTagsCommand, {
       Resources: ["i-00000000000000001"],
       Tags: [{ Key: "phoenix:retiring", Value: "x" }],
@@ -257,12 +262,10 @@ describe("steps that change things", () => {
       InstanceIds: ["i-00000000000000001"],
       ShouldDecrementDesiredCapacity: true,
     });
-    expect(ec2).toHaveReceivedCommandExactlyOnceWith(TerminateInstancesCommand, {
-      InstanceIds: ["i-00000000000000001"],
-    });
+    expect(ec2).not.toHaveReceivedCommand(TerminateInstancesCommand);
     expect(autoScaling).not.toHaveReceivedCommand(TerminateInstanceInAutoScalingGroupCommand);
     expect(result).toMatchObject({
-      terminated: ["i-00000000000000001"],
+      retiring: ["i-00000000000000001"],
       skipped: [
         { instanceId: "i-00000000000000002", why: "quarantined" },
         { instanceId: "i-00000000000000003", why: "already Terminating" },
@@ -272,40 +275,57 @@ describe("steps that change things", () => {
     });
   });
 
-  it("retireInstances retried after a crash terminates what it had already detached, and nothing else", async () => {
-    const event = {
-      executionId: "x",
-      groupName: "web-prod",
-      instanceIds: ["i-00000000000000001", "i-00000000000000004"],
-    };
+  it("retireInstances refuses to go below the floor, changing nothing", async () => {
+    // Two members serving (no target groups: InService and Healthy is serving), floor 2.
     autoScaling
       .on(DescribeAutoScalingGroupsCommand)
-      .resolves(groupResponse(5, 8, [{ id: "i-00000000000000009" }]));
+      .resolves(groupResponse(2, 3, [{ id: "i-00000000000000001" }, { id: "i-00000000000000009" }]));
+    ec2.on(DescribeInstancesCommand).resolves({ Reservations: [] });
+    const event = { executionId: "x", groupName: "web-prod", floor: 2, instanceIds: ["i-00000000000000001"] };
+    await expect((await load("retireInstances"))(event, context)).rejects.toThrow(
+      "taking 1 out of service would leave 1 healthy in service; the floor is 2",
+    );
+    expect(autoScaling).not.toHaveReceivedCommand(DetachInstancesCommand);
+    expect(ec2).not.toHaveReceivedCommand(CreateTagsCommand);
+  });
+
+  it("reapRetired terminates this execution's retired instances once detached, and waits for the others", async () => {
+    autoScaling
+      .on(DescribeAutoScalingGroupsCommand)
+      .resolves(
+        groupResponse(2, 3, [
+          { id: "i-00000000000000001", state: "Detaching" },
+          { id: "i-00000000000000009" },
+        ]),
+      );
     ec2.on(DescribeInstancesCommand).resolves({
       Reservations: [
         {
-          Instances: [
-            // Detached by the first attempt, which crashed before terminating it.
-            {
-              InstanceId: "i-00000000000000001",
-              State: { Name: "running" },
-              Tags: [{ Key: "phoenix:retiring", Value: "x" }],
-            },
-            // Detached by someone else: not this execution's to terminate.
-            { InstanceId: "i-00000000000000004", State: { Name: "running" }, Tags: [] },
-          ],
+          Instances: ["i-00000000000000001", "i-00000000000000002"].map((InstanceId) => ({
+            InstanceId,
+            State: { Name: "running" },
+            Tags: [{ Key: "phoenix:retiring", Value: "x" }],
+          })),
         },
       ],
     });
     ec2.on(TerminateInstancesCommand).resolves({});
-    const result = await (await load("retireInstances"))(event, context);
-    expect(autoScaling).not.toHaveReceivedCommand(DetachInstancesCommand);
+    const event = { executionId: "x", groupName: "web-prod", drainSeconds: 30, pollSeconds: 10, reap: {} };
+    const result = await (await load("reapRetired"))(event, context);
+    expect(ec2).toHaveReceivedCommandWith(DescribeInstancesCommand, {
+      Filters: [
+        { Name: "tag:phoenix:retiring", Values: ["x"] },
+        { Name: "instance-state-name", Values: ["pending", "running", "stopping", "stopped"] },
+      ],
+    });
     expect(ec2).toHaveReceivedCommandExactlyOnceWith(TerminateInstancesCommand, {
-      InstanceIds: ["i-00000000000000001"],
+      InstanceIds: ["i-00000000000000002"],
     });
     expect(result).toMatchObject({
-      terminated: ["i-00000000000000001"],
-      skipped: [{ instanceId: "i-00000000000000004", why: "no longer in the group" }],
+      done: false,
+      timedOut: false,
+      waiting: ["i-00000000000000001"],
+      nextCheckSeconds: 10,
     });
   });
 

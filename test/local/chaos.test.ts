@@ -86,7 +86,7 @@ describe("the monitor catches a Phoenix that breaks its promises", () => {
 
   it("taking more instances out of service than the floor allows", async () => {
     const invariants = await sabotaged(async (sim, task, call) => {
-      if (task.functionKey === "drainInstances") {
+      if (task.functionKey === "retireInstances") {
         const group = sim.world.requireGroup("web-prod");
         const [arn] = group.targetGroupArns;
         for (const id of group.instanceIds.slice(0, 6))
