@@ -15,6 +15,7 @@ import {
   type ReplacementTarget,
   type TargetGroupTiming,
 } from "./types";
+import { readinessSchedule } from "./wave";
 
 /** One wave of a rollout: which old instances it replaces and how. */
 export interface Wave {
@@ -280,23 +281,33 @@ export function estimateDuration(
 
 /** Step Functions Standard fails an execution at 25,000 history events; Phoenix plans to stay under this. */
 export const HISTORY_EVENT_BUDGET = 20_000;
-/** History events outside the waves: plan, lock, prepare, finish or restore and settle, release, outcome. */
-export const HISTORY_EVENTS_OUTSIDE_WAVES = 120;
-
 /**
- * The most history events one wave can write (replace-group.asl.json): its fixed steps, plus a readiness
- * check (Wait, Task, Choice: 9 events) every pollSeconds until the readiness timeout, the drain checks
- * until the drain deadline, and the bake's second probe.
+ * History events outside the waves at most: plan, lock, prepare, finish or restore and settle, release,
+ * outcome (about 120), plus the final reap loop (Wait, Task, Choice: 9 events) until the drain deadline.
  */
-export function historyEventsPerWaveAtMost(
+export function historyEventsOutsideWavesAtMost(
   policy: RolloutPolicy,
   estimate: Pick<DurationEstimate, "drainSeconds">,
 ): number {
   const poll = policy.readiness.pollSeconds;
-  const readinessChecks = Math.ceil(policy.readiness.timeoutSeconds / poll) + 1;
-  const drainChecks = Math.ceil((estimate.drainSeconds + Math.max(60, 2 * poll)) / poll) + 1;
-  const fixed = 60;
-  return fixed + 9 * (readinessChecks + 2 * drainChecks) + (policy.probes.bakeSeconds > 0 ? 12 : 0);
+  return 120 + 9 * (Math.ceil((estimate.drainSeconds + Math.max(60, 2 * poll)) / poll) + 1);
+}
+
+/**
+ * The most history events one wave can write (replace-group.asl.json): its fixed steps, plus a readiness
+ * check (Wait, Task, Choice: 9 events) at every point of the readiness schedule until the timeout, and
+ * the bake's second probe.
+ */
+export function historyEventsPerWaveAtMost(
+  policy: RolloutPolicy,
+  estimate: Pick<DurationEstimate, "readySeconds">,
+): number {
+  const checks = readinessSchedule.checksAtMost(
+    policy.readiness.pollSeconds,
+    estimate.readySeconds,
+    policy.readiness.timeoutSeconds,
+  );
+  return 60 + 9 * checks + (policy.probes.bakeSeconds > 0 ? 12 : 0);
 }
 
 /**
@@ -327,7 +338,8 @@ export function planReplacement(input: PlanInput): ReplacementPlan {
   // the rest continues in a new execution started at the end of this one.
   const fullEstimate = estimateDuration(allWaves, input.targetGroups, policy);
   const perWave = historyEventsPerWaveAtMost(policy, fullEstimate);
-  const maxWaves = Math.max(1, Math.floor((HISTORY_EVENT_BUDGET - HISTORY_EVENTS_OUTSIDE_WAVES) / perWave));
+  const outside = historyEventsOutsideWavesAtMost(policy, fullEstimate);
+  const maxWaves = Math.max(1, Math.floor((HISTORY_EVENT_BUDGET - outside) / perWave));
   const waves = allWaves.slice(0, maxWaves);
   const continuation =
     allWaves.length > maxWaves
@@ -362,7 +374,7 @@ export function planReplacement(input: PlanInput): ReplacementPlan {
     skipped,
     instancesToReplace: waves.reduce((sum, wave) => sum + wave.instanceIds.length, 0),
     ...(continuation ? { continuation } : {}),
-    historyEventsAtMost: HISTORY_EVENTS_OUTSIDE_WAVES + waves.length * perWave,
+    historyEventsAtMost: outside + waves.length * perWave,
     estimate,
     leaseSeconds: waveLeaseSeconds(policy, estimate),
     plannedAt: input.now.toISOString(),

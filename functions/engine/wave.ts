@@ -58,6 +58,31 @@ export function identifyNewInstances(
     .slice(0, launch.launchCount);
 }
 
+/**
+ * The readiness schedule of a wave: the first check at three quarters of the estimated ready time, then
+ * every pollSeconds while readiness is likely (up to twice the estimate), then backing off (a quarter of
+ * the time already waited) so that a slow wave costs a bounded number of checks, and so of history
+ * events, before its timeout. Never past the deadline by more than a second.
+ */
+export const readinessSchedule = {
+  first: (readySeconds: number) => Math.max(1, Math.ceil(readySeconds * 0.75)),
+  next(pollSeconds: number, readySeconds: number, waitedSeconds: number): number {
+    return waitedSeconds < 2 * readySeconds
+      ? pollSeconds
+      : Math.max(pollSeconds, Math.ceil(waitedSeconds / 4));
+  },
+  /** The most checks a wave can make before its timeout (the plan's history bound). */
+  checksAtMost(pollSeconds: number, readySeconds: number, timeoutSeconds: number): number {
+    let waited = Math.min(readinessSchedule.first(readySeconds), timeoutSeconds);
+    let checks = 1;
+    while (waited < timeoutSeconds) {
+      waited += readinessSchedule.next(pollSeconds, readySeconds, waited);
+      checks++;
+    }
+    return checks;
+  },
+};
+
 /** Seconds until the next check: the poll interval, but never past the deadline by more than a second. */
 export function nextCheckDelay(pollSeconds: number, deadline: string, now: Date): number {
   const remaining = Math.ceil((Date.parse(deadline) - now.getTime()) / 1000);
@@ -85,6 +110,8 @@ export function assessReadiness(args: {
   target: ReplacementTarget;
   targetHealth: TargetHealth[];
   policy: RolloutPolicy;
+  /** The plan's estimate of seconds from launch to healthy (sets the readiness schedule). */
+  readySeconds: number;
   now: Date;
 }): ReadinessVerdict {
   const { group, launch, target, targetHealth, policy, now } = args;
@@ -107,7 +134,15 @@ export function assessReadiness(args: {
     timedOut,
     newInstanceIds: fresh.map((instance) => instance.instanceId),
     waiting,
-    nextCheckSeconds: nextCheckDelay(policy.readiness.pollSeconds, launch.deadline, now),
+    nextCheckSeconds: nextCheckDelay(
+      readinessSchedule.next(
+        policy.readiness.pollSeconds,
+        args.readySeconds,
+        (now.getTime() - Date.parse(launch.launchedAt)) / 1000,
+      ),
+      launch.deadline,
+      now,
+    ),
     checkedAt: now.toISOString(),
   };
 }

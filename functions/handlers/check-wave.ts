@@ -13,6 +13,8 @@ const CheckWaveInputSchema = StepSchema.extend({
   launch: WaveLaunchSchema,
   target: ReplacementTargetSchema,
   policy: RolloutPolicySchema,
+  /** The plan's estimate of seconds from launch to healthy. */
+  readySeconds: z.number().min(0),
 });
 
 /** One readiness check: are the wave's new instances InService, Healthy and healthy in every target group? */
@@ -21,7 +23,15 @@ async function checkWaveStep(input: typeof CheckWaveInputSchema._output): Promis
   const group = await readGroup(groupName);
   const candidates = identifyNewInstances(group, launch, target).map((instance) => instance.instanceId);
   const targetHealth = await describeHealthAcross(group.targetGroupArns, candidates);
-  const verdict = assessReadiness({ group, launch, target, targetHealth, policy, now: now() });
+  const verdict = assessReadiness({
+    group,
+    launch,
+    target,
+    targetHealth,
+    policy,
+    readySeconds: input.readySeconds,
+    now: now(),
+  });
   logger.info("wave readiness", {
     wave: input.waveIndex,
     ready: verdict.ready,

@@ -1,8 +1,9 @@
 import { z } from "zod";
 import { detachInstances, setDesiredCapacity, updateGroup } from "../aws/autoscaling";
 import { readGroup } from "../aws/fleet";
+import { ESTIMATE_ASSUMPTIONS } from "../engine/plan";
 import { QuarantinePlanSchema } from "../engine/quarantine";
-import type { WaveLaunch } from "../engine/wave";
+import { readinessSchedule, type WaveLaunch } from "../engine/wave";
 import { now } from "../runtime/clock";
 import { phoenixHandler } from "../runtime/handler";
 import { logger } from "../runtime/observability";
@@ -36,8 +37,9 @@ async function detachStep({ plan }: z.output<typeof DetachInputSchema>) {
   await detachInstances(group.groupName, leaving.slice(0, raiseBy), true);
   await detachInstances(group.groupName, leaving.slice(raiseBy), false);
   const launchedAt = now();
-  // Replacements of instances detached without a decrement start after draining.
-  const readySeconds = planned.drainSeconds + 60;
+  // Replacements of instances detached without a decrement start after draining, then launch and boot.
+  const readySeconds =
+    planned.drainSeconds + ESTIMATE_ASSUMPTIONS.launchSeconds + ESTIMATE_ASSUMPTIONS.bootSeconds;
   const launch: WaveLaunch = {
     launchedAt: launchedAt.toISOString(),
     deadline: new Date(
@@ -47,7 +49,10 @@ async function detachStep({ plan }: z.output<typeof DetachInputSchema>) {
     launchCount: plan.instanceIds.length,
     desiredBefore: group.desiredCapacity,
     desiredAfter: planned.desiredCapacity,
-    nextCheckSeconds: Math.min(readySeconds, planned.policy.readiness.timeoutSeconds),
+    nextCheckSeconds: Math.min(
+      readinessSchedule.first(readySeconds),
+      planned.policy.readiness.timeoutSeconds,
+    ),
   };
   logger.info("suspects detached", {
     group: group.groupName,
@@ -55,7 +60,7 @@ async function detachStep({ plan }: z.output<typeof DetachInputSchema>) {
     withoutDecrement: leaving.slice(raiseBy),
     raisedMaxFrom,
   });
-  return { at: launchedAt.toISOString(), launch, raisedMaxFrom, detached: leaving };
+  return { at: launchedAt.toISOString(), launch, readySeconds, raisedMaxFrom, detached: leaving };
 }
 
 export const handler = phoenixHandler(DetachInputSchema, detachStep);

@@ -4,7 +4,7 @@ import { readGroup } from "../aws/fleet";
 import { CapacityLimitError } from "../engine/errors";
 import { RolloutPolicySchema } from "../engine/policy";
 import { StepSchema, WaveSchema, WaveStartSchema } from "../engine/schemas";
-import type { WaveLaunch } from "../engine/wave";
+import { readinessSchedule, type WaveLaunch } from "../engine/wave";
 import { now } from "../runtime/clock";
 import { phoenixHandler } from "../runtime/handler";
 import { logger } from "../runtime/observability";
@@ -54,7 +54,9 @@ async function launchWaveStep(input: typeof LaunchWaveInputSchema._output): Prom
     desiredAfter,
     // Nothing left to launch (every instance of the wave went another way): check at once.
     nextCheckSeconds:
-      start.launchCount === 0 ? 0 : Math.min(Math.ceil(input.readySeconds), policy.readiness.timeoutSeconds),
+      start.launchCount === 0
+        ? 0
+        : Math.min(readinessSchedule.first(input.readySeconds), policy.readiness.timeoutSeconds),
   };
 }
 

@@ -10,6 +10,7 @@ import {
   liveMembers,
   nextCheckDelay,
   planReap,
+  readinessSchedule,
   servingMembers,
   type WaveLaunch,
   waveAtStart,
@@ -47,6 +48,7 @@ describe("readiness of a launched wave", () => {
       target,
       targetHealth: [healthy(10), healthy(11)],
       policy: policy(),
+      readySeconds: 65,
       now: at(90),
     });
     expect(verdict).toMatchObject({
@@ -64,6 +66,7 @@ describe("readiness of a launched wave", () => {
       target,
       targetHealth: [],
       policy: policy({ readiness: { pollSeconds: 20 } }),
+      readySeconds: 65,
       now: at(30),
     });
     expect(verdict.ready).toBe(false);
@@ -78,6 +81,7 @@ describe("readiness of a launched wave", () => {
       target,
       targetHealth: [healthy(12, "initial")],
       policy: policy(),
+      readySeconds: 65,
       now: at(30),
     });
     expect(verdict.newInstanceIds).toEqual([instanceId(12)]);
@@ -91,10 +95,22 @@ describe("readiness of a launched wave", () => {
       target,
       targetHealth: [healthy(10, "unhealthy")],
       policy: policy(),
+      readySeconds: 65,
     };
     expect(assessReadiness({ ...args, now: at(599) }).timedOut).toBe(false);
     expect(assessReadiness({ ...args, now: at(600) }).timedOut).toBe(true);
     expect(nextCheckDelay(15, at(600).toISOString(), at(595))).toBe(6);
+  });
+
+  it("checks often around the estimated ready time and backs off after, so a slow wave costs few checks", () => {
+    expect(readinessSchedule.first(64)).toBe(48);
+    expect(readinessSchedule.next(5, 64, 60)).toBe(5);
+    expect(readinessSchedule.next(5, 64, 200)).toBe(50);
+    // A 900 s timeout polled every 5 s would be 180 checks; the schedule makes about 35.
+    expect(readinessSchedule.checksAtMost(5, 64, 900)).toBeLessThanOrEqual(40);
+    expect(readinessSchedule.checksAtMost(15, 64, 900)).toBeLessThan(
+      readinessSchedule.checksAtMost(5, 64, 900),
+    );
   });
 });
 

@@ -35,7 +35,7 @@ describe("execution history budget", () => {
   it("splits 100 waves across executions that each stay within the budget, and replaces every instance", async () => {
     const sim = await Simulation.fromScenario(scaleScenario({ instances: 300 }));
     try {
-      // 1% surge on 300 instances: 3 per wave, 100 waves; one execution holds at most 27 at worst.
+      // 1% surge on 300 instances: 3 per wave, 100 waves, more than one execution's bounded share.
       const first = await sim.run("replace-group", {
         groupName: "big0",
         reason: "new-image",
@@ -48,12 +48,8 @@ describe("execution history budget", () => {
         executionArn: expect.stringContaining(":continue-"),
       });
       const executions = [...sim.executions.values()];
-      expect(executions.map((execution) => execution.status)).toEqual([
-        "SUCCEEDED",
-        "SUCCEEDED",
-        "SUCCEEDED",
-        "SUCCEEDED",
-      ]);
+      expect(executions.length).toBeGreaterThanOrEqual(2);
+      expect(executions.every((execution) => execution.status === "SUCCEEDED")).toBe(true);
       for (const execution of executions) expect(execution.outcome?.historyEvents).toBeLessThan(20_000);
       const replaced = executions.reduce(
         (sum, execution) =>
