@@ -1,6 +1,6 @@
 // The three ways a new golden image is announced, normalized to one shape, and which groups roll onto it in
 // which order.
-import { z } from "zod";
+import * as z from "zod";
 import { PhoenixError } from "./errors";
 import { type GroupSnapshot, MANAGED_TAG } from "./types";
 

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { InvalidInputError, readableIssueMessage } from "./errors";
 
 /** Auto Scaling processes Phoenix may suspend during a rollout (never Launch, Terminate or HealthCheck). */

@@ -1,7 +1,7 @@
 // Quarantine-and-replace: which instances, what must be preserved and recorded, whether the group needs
 // capacity first, and the evidence manifest with its digest. Pure data in, data out.
 import { createHash } from "node:crypto";
-import { z } from "zod";
+import * as z from "zod";
 import { GroupNotManagedError, InvalidInputError, PhoenixError } from "./errors";
 import { InstanceIdSchema, type RolloutPolicy, RolloutPolicySchema } from "./policy";
 import { type GroupSnapshot, MANAGED_TAG, QUARANTINE_TAG, type ReplacementTarget } from "./types";

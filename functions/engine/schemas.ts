@@ -1,7 +1,7 @@
 // Zod schemas of the data the replace-group state machine carries between steps. Each handler parses its
 // input with them, so a malformed event names the bad field instead of failing somewhere deeper. The
 // `z.ZodType<T>` annotations keep each schema in step with the engine's TypeScript type.
-import { z } from "zod";
+import * as z from "zod";
 import type { GroupSettings, ReplacementPlan, Wave } from "./plan";
 import { GroupNameSchema, InstanceIdSchema, ReplacementReasonSchema, RolloutPolicySchema } from "./policy";
 import type { LaunchTemplateRef, ReplacementTarget } from "./types";

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { resumeProcesses, updateGroup } from "../aws/autoscaling";
 import { readGroup } from "../aws/fleet";
 import { QuarantinePlanSchema } from "../engine/quarantine";

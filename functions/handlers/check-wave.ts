@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { describeHealthAcross } from "../aws/elbv2";
 import { readGroup } from "../aws/fleet";
 import { RolloutPolicySchema } from "../engine/policy";

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { detachInstances, setDesiredCapacity, updateGroup } from "../aws/autoscaling";
 import { readGroup } from "../aws/fleet";
 import { ESTIMATE_ASSUMPTIONS } from "../engine/plan";

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { publishEvent } from "../aws/events";
 import { allowTermination, snapshotStates, terminateInstances } from "../aws/evidence";
 import { readQuarantineRecord, writeQuarantineRecord } from "../aws/quarantine-records";

@@ -1,5 +1,5 @@
 import { MetricUnit } from "@aws-lambda-powertools/metrics";
-import { z } from "zod";
+import * as z from "zod";
 import { resumeProcesses, updateGroup } from "../aws/autoscaling";
 import { publishEvent } from "../aws/events";
 import { readGroup } from "../aws/fleet";

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { acquireGroupLock, releaseGroupLock } from "../aws/lock";
 import { GroupSettingsSchema, StepSchema } from "../engine/schemas";
 import { now } from "../runtime/clock";

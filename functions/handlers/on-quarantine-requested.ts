@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { startNamedExecution } from "../aws/stepfunctions";
 import { executionName } from "../engine/names";
 import { InstanceIdSchema } from "../engine/policy";

@@ -1,4 +1,4 @@
-import type { z } from "zod";
+import type * as z from "zod";
 import { readChannelHead } from "../aws/channels";
 import { ensureImageVersion, resolveLaunchTemplateVersion } from "../aws/ec2";
 import { readGroup } from "../aws/fleet";

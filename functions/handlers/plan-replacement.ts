@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { resolveLaunchTemplateVersion } from "../aws/ec2";
 import { describeTargetGroupTimings } from "../aws/elbv2";
 import { readGroupWithInstances } from "../aws/fleet";

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { setScaleInProtection, suspendProcesses } from "../aws/autoscaling";
 import { protectInstance, tagResources } from "../aws/evidence";
 import { writeQuarantineRecord } from "../aws/quarantine-records";

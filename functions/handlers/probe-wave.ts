@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { describeAlarmStates } from "../aws/cloudwatch";
 import { describeInstances } from "../aws/ec2";
 import { describeHealthAcross } from "../aws/elbv2";

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { findTaggedInstances } from "../aws/ec2";
 import { terminateInstances } from "../aws/evidence";
 import { readGroup } from "../aws/fleet";
@@ -52,7 +52,14 @@ async function reapStep({
     waiting,
     deadline,
     checkedAt: at.toISOString(),
-    nextCheckSeconds: done ? 0 : nextCheckDelay(pollSeconds, deadline, at),
+    // The last wave was retired moments ago: nothing more drains before its deregistration delay is out.
+    nextCheckSeconds: done
+      ? 0
+      : nextCheckDelay(
+          reap?.deadline === undefined && drainSeconds > 0 ? drainSeconds : pollSeconds,
+          deadline,
+          at,
+        ),
   };
 }
 

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { resumeProcesses, updateGroup } from "../aws/autoscaling";
 import { publishEvent } from "../aws/events";
 import { readGroup } from "../aws/fleet";

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { publishEvent } from "../aws/events";
 import { tagResources, untagResources } from "../aws/evidence";
 import {

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { publishEvent } from "../aws/events";
 import { describeExecutionIfAny, executionArnOf } from "../aws/stepfunctions";
 import { FailureSchema } from "../engine/schemas";

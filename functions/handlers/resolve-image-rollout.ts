@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { listManagedGroups } from "../aws/autoscaling";
 import { AmiIdSchema, ChannelSchema, planImageWaves } from "../engine/images";
 import { executionName } from "../engine/names";

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { detachInstances } from "../aws/autoscaling";
 import { describeInstances, findTaggedInstances } from "../aws/ec2";
 import { describeHealthAcross } from "../aws/elbv2";

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { terminateInstanceInGroup } from "../aws/autoscaling";
 import { describeInstances } from "../aws/ec2";
 import { describeHealthAcross, registerTargets } from "../aws/elbv2";

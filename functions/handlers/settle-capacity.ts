@@ -1,4 +1,4 @@
-import type { z } from "zod";
+import type * as z from "zod";
 import { terminateInstanceInGroup, updateGroup } from "../aws/autoscaling";
 import { describeInstances } from "../aws/ec2";
 import { describeHealthAcross } from "../aws/elbv2";

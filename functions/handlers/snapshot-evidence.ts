@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { findCaseSnapshots, snapshotStates, snapshotVolume } from "../aws/evidence";
 import { readQuarantineRecord, writeQuarantineRecord } from "../aws/quarantine-records";
 import { QuarantinePlanSchema } from "../engine/quarantine";

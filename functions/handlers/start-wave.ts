@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { describeInstances } from "../aws/ec2";
 import { readGroup } from "../aws/fleet";
 import { renewGroupLock } from "../aws/lock";

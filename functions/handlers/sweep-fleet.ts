@@ -1,5 +1,5 @@
 import { MetricUnit } from "@aws-lambda-powertools/metrics";
-import { z } from "zod";
+import * as z from "zod";
 import { describeTargetGroupTimings } from "../aws/elbv2";
 import { publishEvent } from "../aws/events";
 import { readManagedFleet } from "../aws/fleet";

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { groupsOfInstances } from "../aws/autoscaling";
 import { resolveLaunchTemplateVersion } from "../aws/ec2";
 import { describeTargetGroupTimings } from "../aws/elbv2";

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { parseDuration, parseRateBudget } from "../engine/durations";
 import { InvalidInputError } from "../engine/errors";
 import { parseOrThrow } from "../engine/policy";

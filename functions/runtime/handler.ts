@@ -4,7 +4,7 @@ import { ParseError } from "@aws-lambda-powertools/parser";
 import { parser } from "@aws-lambda-powertools/parser/middleware";
 import middy, { type MiddlewareObj } from "@middy/core";
 import type { Context } from "aws-lambda";
-import type { z } from "zod";
+import type * as z from "zod";
 import { type FieldIssue, InvalidInputError, PhoenixError, readableIssueMessage } from "../engine/errors";
 import { logger, metrics } from "./observability";
 

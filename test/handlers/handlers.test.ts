@@ -325,8 +325,14 @@ describe("steps that change things", () => {
       done: false,
       timedOut: false,
       waiting: ["i-00000000000000001"],
-      nextCheckSeconds: 10,
+      // The first look comes right after the last wave: nothing more drains before the deregistration delay.
+      nextCheckSeconds: 30,
     });
+    const later = await (await load("reapRetired"))(
+      { ...event, reap: { deadline: (result as { deadline: string }).deadline } },
+      context,
+    );
+    expect(later).toMatchObject({ done: false, nextCheckSeconds: 10 });
   });
 
   it("prepareGroup pins the version and suspends only processes that were running", async () => {
