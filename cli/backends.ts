@@ -1,6 +1,8 @@
 // Where a CLI command acts: the deployed stack (through your AWS profile) or the embedded simulated account.
 // Both go through the same aws/ adapters and the same state machines; only the clients and the clock differ.
-import { readManagedFleet } from "../functions/aws/fleet";
+import { randomUUID } from "node:crypto";
+import { ensureImageVersion, findImageVersion, resolveLaunchTemplateVersion } from "../functions/aws/ec2";
+import { readGroup, readManagedFleet } from "../functions/aws/fleet";
 import { invokeFunction } from "../functions/aws/lambda";
 import {
   describeExecution,
@@ -8,15 +10,24 @@ import {
   findStateMachineArn,
   startNamedExecution,
 } from "../functions/aws/stepfunctions";
-import { PhoenixError } from "../functions/engine/errors";
+import {
+  InvalidInputError,
+  LaunchTemplateVersionNotFoundError,
+  PhoenixError,
+} from "../functions/engine/errors";
 import { executionName, nameTime } from "../functions/engine/names";
+import { assertReplaceable } from "../functions/engine/plan";
 import type { ReplacementRequest } from "../functions/engine/policy";
 import type { QuarantineRequest } from "../functions/engine/quarantine";
 import type { SweepGroupInput } from "../functions/engine/sweep";
+import type { LaunchTemplateRef } from "../functions/engine/types";
 import { now } from "../functions/runtime/clock";
+import { type HereOptions, HereRunner } from "../local/here";
 import { loadScenario } from "../local/scenario";
 import { resolveInstanceRefs } from "../local/scenario-run";
 import { Simulation } from "../local/simulation";
+import { readStack } from "../local/stack";
+import { loadStateMachine, waitSeconds } from "../local/state-machine";
 import { describeQuarantineStep, describeReplaceStep, formatDuration, Timeline } from "../local/timeline";
 import type { SweepResult } from "./render";
 
@@ -35,6 +46,8 @@ type Print = (line: string) => void;
 export interface Backend {
   /** The age sweep's plan, read-only. */
   sweepPlan(): Promise<SweepResult>;
+  /** Runs the age sweep now (starting its replacements and, where they run here, following them). */
+  sweep(print: Print): Promise<{ result: SweepResult; outcomes: Outcome[] }>;
   /** Every managed group with its instances, for the age report. */
   fleet(): Promise<SweepGroupInput[]>;
   /** Starts a replacement and follows it to its end, printing its steps. */
@@ -65,7 +78,7 @@ async function readFleetInputs(): Promise<SweepGroupInput[]> {
 // biome-ignore lint/suspicious/noExplicitAny: execution outputs are read loosely for the summary line
 function summarize(output: any): string {
   if (!output) return "done";
-  if (output.skipped) return `skipped: ${output.reason}`;
+  if (output.skipped === true) return `skipped: ${output.reason}`;
   if (output.manifests) {
     return `case ${output.caseId}: ${output.manifests.map((item: { instanceId: string; digest: string }) => `${item.instanceId} quarantined, manifest sha256 ${item.digest}`).join("; ")}`;
   }
@@ -105,6 +118,14 @@ export async function localBackend(scenarioName: string): Promise<Backend & { si
         dryRun: true,
       })) as SweepResult;
     },
+    async sweep(print) {
+      const timeline = new Timeline(simulation.world, print);
+      simulation.world.onLog(timeline.onWorldLog);
+      simulation.onExecutionEvent(timeline.onExecutionEvent);
+      const result = (await simulation.invoke("sweepFleet", simulation.scheduledEvent())) as SweepResult;
+      await simulation.idle();
+      return { result, outcomes: sweepOutcomes(result, [...simulation.executions.values()]) };
+    },
     fleet: readFleetInputs,
     replace: (request, print) =>
       follow("replace-group", executionName("cli", request.groupName, nameTime(now())), request, print),
@@ -120,6 +141,169 @@ export async function localBackend(scenarioName: string): Promise<Backend & { si
     close: () => simulation.close(),
     simulation,
   };
+}
+
+/** The outcome of each replacement a sweep started, from the executions that ran it. */
+function sweepOutcomes(
+  result: SweepResult,
+  executions: { name: string; status: string; output?: string; error?: string; cause?: string }[],
+): Outcome[] {
+  return (result.replacements ?? []).flatMap((started) => {
+    const execution = executions.find((item) => item.name === started.executionName);
+    if (!execution) return [];
+    const output = execution.output ? JSON.parse(execution.output) : undefined;
+    return [
+      {
+        status: execution.status,
+        error: execution.error,
+        cause: execution.cause,
+        summary: `${started.groupName}: ${summarize(output)}`,
+        output,
+      },
+    ];
+  });
+}
+
+/**
+ * Pull mode: the workflows run in this process against the account your AWS configuration reaches, with
+ * real waits and live progress. Nothing needs to be deployed.
+ */
+export async function hereBackend(options: HereOptions): Promise<Backend & { runner: HereRunner }> {
+  const runner = await HereRunner.open(options);
+  const clock = () => options.time?.now() ?? Date.now();
+  const waitStates = new Map(
+    [...readStack().stateMachines.values()].flatMap((machine) => [
+      ...loadStateMachine(machine.file).waitStates.entries(),
+    ]),
+  );
+  let printTo: Print | undefined;
+  const timeline = new Timeline(undefined, (line) => printTo?.(line), clock);
+  runner.onExecutionEvent(timeline.onExecutionEvent);
+  // Real waits are long: say what the run is waiting for.
+  runner.onExecutionEvent((event) => {
+    if (event.type !== "StateEntered" || event.stateType !== "Wait" || !event.stateName) return;
+    const definition = waitStates.get(event.stateName);
+    const seconds = definition ? waitSeconds(definition, event.input, clock()) : 0;
+    if (seconds >= 5) printTo?.(`          waiting ${formatDuration(seconds)} (${event.stateName})`);
+  });
+  const note = (print: Print) => {
+    if (runner.localLocks)
+      print(
+        "note: the group lock lives in this process only; pass --table <name> to share a deployed stack's locks",
+      );
+  };
+  const follow = async (
+    machine: string,
+    name: string,
+    input: unknown,
+    dryRun: boolean,
+    print: Print,
+  ): Promise<Outcome> => {
+    printTo = print;
+    if (!dryRun) note(print);
+    let outcome = await runner.run(machine, input, { executionName: name, dryRun });
+    // A replacement too long for one execution's history continues in another, also run here.
+    for (;;) {
+      const next = (outcome.output as { continuedIn?: { executionArn?: string } } | undefined)?.continuedIn;
+      const child = next?.executionArn ? runner.executions.get(next.executionArn) : undefined;
+      if (!child) break;
+      outcome = await child.done;
+    }
+    await runner.idle();
+    return {
+      status: outcome.status,
+      error: outcome.error,
+      cause: outcome.cause,
+      summary: summarize(outcome.output),
+      output: outcome.output,
+    };
+  };
+  const scheduled = () => ({
+    version: "0",
+    id: randomUUID(),
+    "detail-type": "Scheduled Event",
+    source: "aws.events",
+    time: new Date(clock()).toISOString().replace(/\.\d{3}Z$/, "Z"),
+    resources: [],
+    detail: {},
+  });
+  return {
+    async sweepPlan() {
+      return (await runner.invoke("sweepFleet", { ...scheduled(), dryRun: true })) as SweepResult;
+    },
+    async sweep(print) {
+      printTo = print;
+      note(print);
+      const result = (await runner.invoke("sweepFleet", scheduled())) as SweepResult;
+      await runner.idle();
+      const executions = await Promise.all(
+        [...runner.executions.values()].map(async (execution) => {
+          const outcome = await execution.done;
+          return {
+            name: execution.name,
+            status: outcome.status,
+            output: outcome.output === undefined ? undefined : JSON.stringify(outcome.output),
+            error: outcome.error,
+            cause: outcome.cause,
+          };
+        }),
+      );
+      return { result, outcomes: sweepOutcomes(result, executions) };
+    },
+    fleet: readFleetInputs,
+    replace: (request, print) =>
+      follow(
+        "replace-group",
+        executionName("cli", request.groupName, nameTime(now())),
+        request,
+        request.dryRun,
+        print,
+      ),
+    quarantine: (request, print) =>
+      follow("quarantine-instance", quarantineName(request), request, request.dryRun, print),
+    afterQuarantine: (action, instanceId, dryRun) =>
+      runner.invoke(action === "release" ? "releaseQuarantine" : "disposeQuarantine", {
+        instanceId,
+        dryRun,
+        requestedBy: operator(),
+      }),
+    resolveInstance: (reference) => reference,
+    close: () => runner.close(),
+    runner,
+  };
+}
+
+/**
+ * The launch template version a replacement onto `imageId` rolls onto: the group's current one if it
+ * already carries the image, else the one Phoenix made for it before, else (not in a dry run) a new version
+ * copied from the current one with only the image changed.
+ */
+export async function versionForImage(groupName: string, imageId: string, dryRun: boolean): Promise<string> {
+  const group = await readGroup(groupName);
+  assertReplaceable(group);
+  const template = group.launchTemplate as LaunchTemplateRef;
+  const current = await resolveLaunchTemplateVersion(template.launchTemplateId, template.version);
+  if (!current) throw new LaunchTemplateVersionNotFoundError(template.launchTemplateId, template.version);
+  if (current.imageId === imageId) return current.version;
+  const existing = await findImageVersion(template.launchTemplateId, imageId);
+  if (existing) return existing.version;
+  if (dryRun)
+    throw new InvalidInputError(
+      [
+        {
+          path: "--image",
+          message: `no version of launch template ${template.launchTemplateId} carries ${imageId} yet, and a dry run creates none: run without --dry-run (it creates one from version ${current.version} with only the image changed)`,
+        },
+      ],
+      "option",
+    );
+  const created = await ensureImageVersion({
+    launchTemplateId: template.launchTemplateId,
+    sourceVersion: current.version,
+    imageId,
+    note: `phoenix replace --image, from version ${current.version}`,
+  });
+  return created.version;
 }
 
 const FOLLOW_INTERVAL_MS = 3000;
@@ -176,6 +360,14 @@ export function deployedBackend(stage: string): Backend {
   return {
     async sweepPlan() {
       return (await invokeFunction(`phoenix-${stage}-sweepFleet`, { dryRun: true })) as SweepResult;
+    },
+    async sweep(print) {
+      const result = (await invokeFunction(`phoenix-${stage}-sweepFleet`, {})) as SweepResult;
+      for (const started of result.replacements ?? [])
+        print(
+          `started ${started.executionName} for ${started.groupName} (follow it in the Step Functions console)`,
+        );
+      return { result, outcomes: [] };
     },
     fleet: readFleetInputs,
     replace: (request, print) =>

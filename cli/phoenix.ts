@@ -1,9 +1,27 @@
 // The `phoenix` command for operators and incident responders (npm run phoenix -- <command>). Every command
-// works against the deployed stack (your AWS profile) or, with --local, against the embedded simulated
-// account of a scenario.
+// works against the deployed stack (your AWS profile), with --here in this process against your account
+// (pull mode), or with --local against the embedded simulated account of a scenario.
 import "../local/env";
-import { deployedBackend, localBackend } from "./backends";
+import { deployedBackend, hereBackend, localBackend } from "./backends";
 import { runPhoenix } from "./program";
+
+// Ctrl-C during a --here run: the first fails the current step, so the run rolls back and restores the
+// group (a dry run simply stops); a second stops at once, leaving the group as it is.
+const interrupt = new AbortController();
+const stop = new AbortController();
+process.on("SIGINT", () => {
+  if (!interrupt.signal.aborted) {
+    process.stderr.write(
+      "\nCtrl-C: rolling back the current wave and restoring the group (a dry run just stops). Ctrl-C again stops at once and leaves the group as it is.\n",
+    );
+    interrupt.abort();
+  } else if (!stop.signal.aborted) {
+    process.stderr.write(
+      "\nCtrl-C again: stopping now; the group is left as it is (see `phoenix --help`).\n",
+    );
+    stop.abort();
+  } else process.exit(130);
+});
 
 process.exitCode = await runPhoenix(
   process.argv.slice(2),
@@ -12,5 +30,13 @@ process.exitCode = await runPhoenix(
     err: (text) => process.stderr.write(text),
     color: process.stdout.isTTY === true && !process.env.NO_COLOR,
   },
-  async (target) => (target.local ? localBackend(target.scenario) : deployedBackend(target.stage)),
+  async (target) => {
+    if (target.local) return localBackend(target.scenario);
+    if (target.here)
+      return hereBackend({ table: target.table, interrupt: interrupt.signal, stop: stop.signal });
+    return deployedBackend(target.stage);
+  },
 );
+// Interrupted: report 130 like any shell command stopped by SIGINT, after the rollback has run.
+if (interrupt.signal.aborted && process.exitCode === 0) process.exitCode = 130;
+process.exit();

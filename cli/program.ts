@@ -1,15 +1,17 @@
 // The `phoenix` command for operators and incident responders: its commands, options and exit codes. It
 // writes through `io` and reaches AWS through `backendFor`, so tests run it in-process against the
 // simulator and see every call it makes.
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { Command, Option } from "commander";
+import * as z from "zod";
 import { InvalidInputError, PhoenixError } from "../functions/engine/errors";
 import { ageHistogram, ageStats, collectAges } from "../functions/engine/fleet-ages";
+import { AmiIdSchema } from "../functions/engine/images";
 import { parseOrThrow, ReplacementRequestSchema } from "../functions/engine/policy";
 import { QuarantineRequestSchema } from "../functions/engine/quarantine";
 import { now } from "../functions/runtime/clock";
 import { sweepSettings } from "../functions/runtime/config";
-import { type Backend, operator } from "./backends";
+import { type Backend, operator, versionForImage } from "./backends";
 import { renderAgeHistogram, renderAgeHtml, renderSweepPlan } from "./render";
 
 /** Where the command writes. */
@@ -19,9 +21,13 @@ export interface CliIo {
   color: boolean;
 }
 
-/** Which account a command acts on. */
+/** Which account a command acts on, and how. */
 export interface Target {
   local?: boolean;
+  /** Pull mode: run the workflow in this process against the account your AWS configuration reaches. */
+  here?: boolean;
+  /** With --here: a deployed stack's DynamoDB table, to share its locks. */
+  table?: string;
   scenario: string;
   stage: string;
 }
@@ -29,8 +35,35 @@ export interface Target {
 const targetOptions = (command: Command) =>
   command
     .option("--local", "use the embedded simulated AWS account instead of your AWS profile")
+    .addOption(
+      new Option(
+        "--here",
+        "run the workflow in this process against the account your AWS configuration reaches (nothing deployed)",
+      ).conflicts("local"),
+    )
+    .option("--table <name>", "with --here: a deployed stack's DynamoDB table, to share its group locks")
     .option("--scenario <name-or-file>", "with --local: the scenario whose account to use", "default")
     .option("--stage <stage>", "the deployed stack's stage", "dev");
+
+/** A rollout policy given as JSON or as the path of a JSON file. */
+function readPolicy(text: string): unknown {
+  let json = text;
+  if (!text.trim().startsWith("{")) {
+    try {
+      json = readFileSync(text, "utf8");
+    } catch {
+      throw new InvalidInputError(
+        [{ path: "--policy", message: `is neither JSON nor a readable file: ${text}` }],
+        "option",
+      );
+    }
+  }
+  try {
+    return JSON.parse(json);
+  } catch {
+    throw new InvalidInputError([{ path: "--policy", message: "is not JSON" }], "option");
+  }
+}
 
 /**
  * Runs `phoenix <argv>` and resolves with its exit code: 0 done, 1 the work failed or rolled back, 2 bad
@@ -98,38 +131,46 @@ export async function runPhoenix(
       .command("replace <group>")
       .description("Replace the instances of one group (new image, manual refresh), following it live")
       .addOption(
-        new Option("--reason <reason>", "why")
-          .choices(["new-image", "max-age", "drift", "manual"])
-          .default("manual"),
+        new Option("--reason <reason>", "why (default: new-image with --image, else manual)").choices([
+          "new-image",
+          "max-age",
+          "drift",
+          "manual",
+        ]),
       )
       .option("--target-version <n>", "explicit launch template version to roll onto")
+      .addOption(
+        new Option(
+          "--image <ami>",
+          "roll onto this AMI: a launch template version like the current one with only the image changed",
+        ).conflicts("targetVersion"),
+      )
       .option("--instances <ids>", "comma-separated instance ids to replace (default: the reason decides)")
-      .option("--policy <json>", 'rollout policy as JSON, e.g. {"canary":true,"maxSurgePercent":50}')
+      .option(
+        "--policy <json-or-file>",
+        'rollout policy as JSON or a JSON file, e.g. {"canary":true,"maxSurgePercent":50}',
+      )
       .option("--dry-run", "return the plan and change nothing"),
   ).action(
     async (
       group: string,
       options: Target & {
-        reason: string;
+        reason?: string;
         targetVersion?: string;
+        image?: string;
         instances?: string;
         policy?: string;
         dryRun?: boolean;
       },
     ) => {
-      let policy: unknown;
-      if (options.policy) {
-        try {
-          policy = JSON.parse(options.policy);
-        } catch {
-          throw new InvalidInputError([{ path: "--policy", message: "is not JSON" }], "option");
-        }
-      }
+      const policy = options.policy ? readPolicy(options.policy) : undefined;
+      if (options.image)
+        parseOrThrow(z.object({ "--image": AmiIdSchema }), { "--image": options.image }, "option");
       const request = parseOrThrow(
         ReplacementRequestSchema,
         {
           groupName: group,
-          reason: options.reason,
+          reason: options.reason ?? (options.image ? "new-image" : "manual"),
           targetVersion: options.targetVersion,
           instanceIds: options.instances?.split(",").map((id) => id.trim()),
           policy,
@@ -138,7 +179,13 @@ export async function runPhoenix(
         },
         "request",
       );
-      const outcome = await withBackend(options, (backend) => backend.replace(request, (line) => say(line)));
+      const outcome = await withBackend(options, async (backend) => {
+        if (options.image) {
+          request.targetVersion = await versionForImage(group, options.image, request.dryRun);
+          say(`rolling onto ${options.image}: launch template version ${request.targetVersion}`);
+        }
+        return backend.replace(request, (line) => say(line));
+      });
       say(
         outcome.status === "SUCCEEDED"
           ? `\n${outcome.summary}`
@@ -147,6 +194,36 @@ export async function runPhoenix(
       exitCode = outcome.status === "SUCCEEDED" ? 0 : 1;
     },
   );
+
+  targetOptions(
+    program
+      .command("sweep")
+      .description(
+        "Run the age sweep now: replace instances over their group's maximum age or off its image, within budgets",
+      )
+      .option("--dry-run", "print the plan and change nothing (the same as `phoenix plan`)")
+      .option("--json", "print the result as JSON"),
+  ).action(async (options: Target & { dryRun?: boolean; json?: boolean }) => {
+    await withBackend(options, async (backend) => {
+      if (options.dryRun) {
+        const plan = await backend.sweepPlan();
+        say(options.json ? JSON.stringify(plan, null, 2) : renderSweepPlan(plan, color).join("\n"));
+        return;
+      }
+      const { result, outcomes } = await backend.sweep(options.json ? () => {} : (line) => say(line));
+      if (options.json) say(JSON.stringify({ ...result, outcomes }, null, 2));
+      else {
+        say(renderSweepPlan(result, color).join("\n"));
+        for (const outcome of outcomes)
+          say(
+            outcome.status === "SUCCEEDED"
+              ? outcome.summary
+              : `${outcome.summary.split(":")[0]}: ${outcome.status}: ${outcome.error}: ${outcome.cause}`,
+          );
+      }
+      if (outcomes.some((outcome) => outcome.status !== "SUCCEEDED")) exitCode = 1;
+    });
+  });
 
   targetOptions(
     program

@@ -3,7 +3,7 @@
 // Lambda invocations are simulated here; everything else AWS does is in local/sim. Only the clients and the
 // clock differ from a deployed stack.
 import { randomUUID } from "node:crypto";
-import { useClients } from "../functions/aws/clients";
+import { type ClientName, useClients } from "../functions/aws/clients";
 import { useClock } from "../functions/runtime/clock";
 import { config, resetConfig } from "../functions/runtime/config";
 import { buildWorld, type Scenario } from "./scenario";
@@ -67,6 +67,8 @@ export class Simulation {
   readonly observer: Observer;
   readonly journal: SimCall[];
   readonly executions = new Map<string, SimExecution>();
+  /** The simulated account's SDK clients, as handed to the handlers (pull-mode tests hand them on). */
+  readonly clients: Partial<Record<ClientName, unknown>>;
   readonly invocations: SimInvocation[] = [];
   private readonly scheduler: SimScheduler;
   private readonly background = new Set<Promise<unknown>>();
@@ -94,7 +96,8 @@ export class Simulation {
     this.observer = new Observer(world);
     this.scheduler = new SimScheduler(world.clock);
     // The seam a real run uses too: the handlers get these clients and this clock.
-    useClients({ ...clients.clients, dynamodb: dynamodb.client });
+    this.clients = { ...clients.clients, dynamodb: dynamodb.client };
+    useClients(this.clients);
     useClock(() => world.clock.now());
     world.onPutEvent((event) => this.routeEvent(event));
   }

@@ -170,8 +170,8 @@ export async function importHandler(functionKey: string): Promise<LambdaHandler>
 /** Simulated time: every Wait and every retry interval sleeps on it instead of on the wall clock. */
 export interface SimulatedTime {
   now(): number;
-  /** Resolves once `ms` of simulated time have passed. */
-  sleep(ms: number): Promise<void>;
+  /** Resolves once `ms` have passed, before the Task `stateName` runs (a Wait or a retry interval). */
+  sleep(ms: number, stateName: string): Promise<void>;
   /** Holds the clock while a Task works; returns the release. */
   hold(): () => void;
   /** Called once the execution has started running its states (its set-up no longer holds the clock). */
@@ -217,7 +217,7 @@ export interface RunOptions {
   handlers: Map<string, LambdaHandler>;
   input: unknown;
   executionName?: string;
-  /** Simulated time; without it Waits and retries take real time (pull mode). */
+  /** The clock Waits and retries take: simulated, or real time that pull mode can cut short (Ctrl-C). */
   time?: SimulatedTime;
   onEvent?: (event: ExecutionEvent) => void;
   /** Aborts the execution when signalled (Ctrl-C). */
@@ -247,7 +247,7 @@ function siblingFailedError(mapName: string): Error {
 }
 
 /** Seconds a Wait state waits for a given input. */
-function waitSeconds(state: AslState, input: unknown, nowMs: number): number {
+export function waitSeconds(state: AslState, input: unknown, nowMs: number): number {
   if (state.Seconds !== undefined) return state.Seconds;
   const read = (path: string) => readPath(input, path);
   if (state.SecondsPath) return Number(read(state.SecondsPath));
@@ -283,7 +283,7 @@ export async function runExecution(options: RunOptions): Promise<ExecutionOutcom
     // Let the event consumer see the Wait or retry that led here, so simulated time is advanced first.
     await yieldToEvents();
     const wakeAt = notBefore.get(stateName) ?? 0;
-    if (time && wakeAt > time.now()) await time.sleep(wakeAt - time.now());
+    if (time && wakeAt > time.now()) await time.sleep(wakeAt - time.now(), stateName);
     // A stopped execution schedules nothing more (a Lambda already running finishes, as in AWS).
     if (options.signal?.aborted)
       throw Object.assign(new Error("execution stopped"), { name: "States.Aborted" });
@@ -349,6 +349,8 @@ export async function runExecution(options: RunOptions): Promise<ExecutionOutcom
   time?.started();
   const onAbort = () => execution.abort();
   options.signal?.addEventListener("abort", onAbort, { once: true });
+  // Stopped before it began (Ctrl-C during set-up): it ends ABORTED having run nothing.
+  if (options.signal?.aborted) onAbort();
 
   let historyEvents = 0;
   let stateTransitions = 0;

@@ -196,11 +196,13 @@ export class Timeline {
     { groupName?: string; waves: number; machine: "replace" | "rollout" | "quarantine" }
   >();
 
+  /** Without a simulated world (pull mode), lines carry no serving count and time is the given clock's. */
   constructor(
-    private readonly world: SimWorld,
+    private readonly world: SimWorld | undefined,
     private readonly write: (line: string) => void,
+    private readonly now: () => number = () => world?.clock.now() ?? Date.now(),
   ) {
-    this.startedAt = world.clock.now();
+    this.startedAt = this.now();
   }
 
   /** Feed it the simulated account's log entries. */
@@ -285,7 +287,7 @@ export class Timeline {
 
   /** Feed it a function's result (triggers: image events, sweeps). */
   onInvocation = (functionKey: string, result: Loose, error?: Error): void => {
-    const at = this.world.clock.now();
+    const at = this.now();
     if (error) {
       this.line(at, "", "trigger", `${functionKey} FAILED: ${error.name}: ${error.message}`);
       return;
@@ -313,9 +315,9 @@ export class Timeline {
   };
 
   private line(at: number, groupName: string, label: string, message: string): void {
-    const group = groupName ? this.world.groups.get(groupName) : undefined;
+    const group = groupName ? this.world?.groups.get(groupName) : undefined;
     const serving = group
-      ? `  [serving ${this.world.healthyInService(groupName).length}/${group.desiredCapacity}]`
+      ? `  [serving ${this.world?.healthyInService(groupName).length}/${group.desiredCapacity}]`
       : "";
     const where = groupName ? `${groupName} ` : "";
     this.write(`${clockTime(at - this.startedAt)}  ${`${where}${label}`.padEnd(18)} ${message}${serving}`);

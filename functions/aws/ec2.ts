@@ -114,6 +114,31 @@ export async function resolveLaunchTemplateVersion(
 /** Marker in the description of launch template versions Phoenix creates for a new image. */
 const PHOENIX_VERSION_MARK = "phoenix: image";
 
+/** The newest launch template version Phoenix created for `imageId`, if any (read-only). */
+export async function findImageVersion(
+  launchTemplateId: string,
+  imageId: string,
+): Promise<LaunchTemplateVersion | undefined> {
+  const existing = await callAws("DescribeLaunchTemplateVersions", () =>
+    ec2().send(
+      new DescribeLaunchTemplateVersionsCommand({
+        LaunchTemplateId: launchTemplateId,
+        Filters: [{ Name: "image-id", Values: [imageId] }],
+      }),
+    ),
+  );
+  const mine = (existing.LaunchTemplateVersions ?? [])
+    .filter((version) => version.VersionDescription?.startsWith(PHOENIX_VERSION_MARK))
+    .sort((a, b) => (b.VersionNumber ?? 0) - (a.VersionNumber ?? 0))[0];
+  if (!mine?.VersionNumber) return undefined;
+  return {
+    launchTemplateId,
+    launchTemplateName: mine.LaunchTemplateName ?? "",
+    version: String(mine.VersionNumber),
+    imageId,
+  };
+}
+
 /**
  * Creates a launch template version that is `sourceVersion` with only the image changed, or returns the
  * one Phoenix already created for this image (a redelivered event must not create a second).
@@ -124,26 +149,8 @@ export async function ensureImageVersion(args: {
   imageId: string;
   note: string;
 }): Promise<LaunchTemplateVersion & { created: boolean }> {
-  const existing = await callAws("DescribeLaunchTemplateVersions", () =>
-    ec2().send(
-      new DescribeLaunchTemplateVersionsCommand({
-        LaunchTemplateId: args.launchTemplateId,
-        Filters: [{ Name: "image-id", Values: [args.imageId] }],
-      }),
-    ),
-  );
-  const mine = (existing.LaunchTemplateVersions ?? [])
-    .filter((version) => version.VersionDescription?.startsWith(PHOENIX_VERSION_MARK))
-    .sort((a, b) => (b.VersionNumber ?? 0) - (a.VersionNumber ?? 0))[0];
-  if (mine?.VersionNumber) {
-    return {
-      launchTemplateId: args.launchTemplateId,
-      launchTemplateName: mine.LaunchTemplateName ?? "",
-      version: String(mine.VersionNumber),
-      imageId: args.imageId,
-      created: false,
-    };
-  }
+  const mine = await findImageVersion(args.launchTemplateId, args.imageId);
+  if (mine) return { ...mine, created: false };
   const response = await callAws("CreateLaunchTemplateVersion", () =>
     ec2().send(
       new CreateLaunchTemplateVersionCommand({

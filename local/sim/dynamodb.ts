@@ -16,9 +16,13 @@ export interface EmbeddedDynamoDb {
   close(): Promise<void>;
 }
 
-/** Starts dynalite on 127.0.0.1 (a free port), creates the table and returns a client for it. */
+/**
+ * Starts dynalite on 127.0.0.1 (a free port), creates the table and returns a client for it. With a world,
+ * calls take simulated time, are counted and can be throttled; without one (pull mode's local lock table)
+ * they are plain calls.
+ */
 export async function startEmbeddedDynamoDb(
-  world: SimWorld,
+  world: SimWorld | undefined,
   tableName: string,
   journal: SimCall[],
 ): Promise<EmbeddedDynamoDb> {
@@ -26,7 +30,7 @@ export async function startEmbeddedDynamoDb(
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
   const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const client = new DynamoDBClient({
-    region: world.region,
+    region: world?.region ?? "us-east-1",
     endpoint,
     credentials: { accessKeyId: "SIMULATED", secretAccessKey: "SIMULATED" },
     maxAttempts: 1,
@@ -39,6 +43,16 @@ export async function startEmbeddedDynamoDb(
       BillingMode: "PAY_PER_REQUEST",
     }),
   );
+  if (world) addSimulatedCalls(client, world, journal);
+  return {
+    client,
+    endpoint,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+/** Makes each call take simulated time, count, be journaled and possibly throttled. */
+function addSimulatedCalls(client: DynamoDBClient, world: SimWorld, journal: SimCall[]): void {
   client.middlewareStack.add(
     (next, context) => async (args) => {
       const operation = String(context.commandName).replace(/Command$/, "");
@@ -70,9 +84,4 @@ export async function startEmbeddedDynamoDb(
     },
     { step: "initialize", name: "phoenixSimulatedCall" },
   );
-  return {
-    client,
-    endpoint,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
 }
