@@ -13,7 +13,6 @@ import {
   DEFAULT_POLICY,
   lowerBoundSeconds,
   POLICIES,
-  type PolicyCase,
   type Rotation,
   rotate,
   TIMING,

@@ -292,7 +292,7 @@ export class Timeline {
       this.line(at, "", "trigger", `${functionKey} FAILED: ${error.name}: ${error.message}`);
       return;
     }
-    if (functionKey === "onImagePublished") {
+    if (["onImageBuilt", "onGoldenParameterChanged", "onImagePublished"].includes(functionKey)) {
       const image = result?.image;
       this.line(
         at,

@@ -6,4 +6,10 @@ export function batches<T>(items: T[], size: number): T[][] {
 }
 
 /** AWS's limits on ids per call. */
-export const PER_CALL = { detachInstances: 20, terminateInstances: 1000, createTags: 1000 } as const;
+export const PER_CALL = {
+  detachInstances: 20,
+  terminateInstances: 1000,
+  createTags: 1000,
+  // DeregisterTargets documents no limit; stay well inside any request-size limit.
+  deregisterTargets: 200,
+} as const;

@@ -64,14 +64,6 @@ export const ImagePublishedEventSchema = z
   })
   .loose();
 
-/** Any of the three image events. */
-export const ImageEventSchema = z.discriminatedUnion("detail-type", [
-  ImageBuilderEventSchema,
-  ParameterChangeEventSchema,
-  ImagePublishedEventSchema,
-]);
-export type ImageEvent = z.infer<typeof ImageEventSchema>;
-
 /** A published image, whatever announced it. */
 export interface PublishedImage {
   imageId: string;

@@ -339,6 +339,24 @@ export function chooseRollbackTerminations(
 
 /** Tag that marks an instance a replacement is retiring (so a retried step finds what it left half done). */
 export const RETIRING_TAG = "phoenix:retiring";
+/** Tag with the time an instance was taken out of service (its draining ends a deregistration delay later). */
+export const RETIRED_AT_TAG = "phoenix:retired-at";
+
+/**
+ * Seconds until the retired instances still waiting can have drained: the latest retirement plus the
+ * deregistration delay, and a second for Auto Scaling to finish the detach. Undefined when none says when.
+ */
+export function secondsUntilDrained(
+  waiting: { tags: Record<string, string> }[],
+  drainSeconds: number,
+  now: Date,
+): number | undefined {
+  const retiredAt = waiting
+    .map((instance) => Date.parse(instance.tags[RETIRED_AT_TAG] ?? ""))
+    .filter((at) => Number.isFinite(at));
+  if (retiredAt.length === 0) return undefined;
+  return Math.max(0, Math.ceil((Math.max(...retiredAt) + drainSeconds * 1000 - now.getTime()) / 1000)) + 1;
+}
 
 /**
  * The end of a retirement: instances this execution took out of service (tagged RETIRING_TAG with its id)

@@ -4,7 +4,7 @@ import { terminateInstances } from "../aws/evidence";
 import { readGroup } from "../aws/fleet";
 import { batches, PER_CALL } from "../engine/batches";
 import { StepSchema } from "../engine/schemas";
-import { nextCheckDelay, planReap, RETIRING_TAG, reapDeadline } from "../engine/wave";
+import { nextCheckDelay, planReap, RETIRING_TAG, reapDeadline, secondsUntilDrained } from "../engine/wave";
 import { now } from "../runtime/clock";
 import { phoenixHandler } from "../runtime/handler";
 import { logger } from "../runtime/observability";
@@ -40,8 +40,12 @@ async function reapStep({
     await findTaggedInstances(RETIRING_TAG, executionId),
   ];
   const { terminate, waiting } = planReap(retiring, group);
-  for (let start = 0; start < terminate.length; start += 1000)
-    await terminateInstances(terminate.slice(start, start + 1000));
+  const drainedIn = secondsUntilDrained(
+    retiring.filter((instance) => waiting.includes(instance.instanceId)),
+    drainSeconds,
+    at,
+  );
+  for (const chunk of batches(terminate, PER_CALL.terminateInstances)) await terminateInstances(chunk);
   const done = waiting.length === 0;
   const timedOut = !done && at.getTime() >= Date.parse(deadline);
   logger.info("reaped retired instances", { terminated: terminate, waiting, timedOut });
@@ -52,14 +56,11 @@ async function reapStep({
     waiting,
     deadline,
     checkedAt: at.toISOString(),
-    // The last wave was retired moments ago: nothing more drains before its deregistration delay is out.
+    // Nothing more drains before the last retirement's deregistration delay is out: look again then, and
+    // poll after that.
     nextCheckSeconds: done
       ? 0
-      : nextCheckDelay(
-          reap?.deadline === undefined && drainSeconds > 0 ? drainSeconds : pollSeconds,
-          deadline,
-          at,
-        ),
+      : nextCheckDelay(drainedIn !== undefined && drainedIn > 1 ? drainedIn : pollSeconds, deadline, at),
   };
 }
 

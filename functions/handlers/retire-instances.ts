@@ -1,14 +1,21 @@
 import * as z from "zod";
 import { detachInstances } from "../aws/autoscaling";
 import { describeInstances, findTaggedInstances } from "../aws/ec2";
-import { describeHealthAcross } from "../aws/elbv2";
+import { deregisterTargets, describeHealthAcross } from "../aws/elbv2";
 import { tagResources, terminateInstances } from "../aws/evidence";
 import { readGroup } from "../aws/fleet";
 import { batches, PER_CALL } from "../engine/batches";
 import { BelowFloorError } from "../engine/errors";
 import { InstanceIdSchema } from "../engine/policy";
 import { StepSchema } from "../engine/schemas";
-import { floorVerdict, liveMembers, planReap, RETIRING_TAG, servingMembers } from "../engine/wave";
+import {
+  floorVerdict,
+  liveMembers,
+  planReap,
+  RETIRED_AT_TAG,
+  RETIRING_TAG,
+  servingMembers,
+} from "../engine/wave";
 import { now } from "../runtime/clock";
 import { phoenixHandler } from "../runtime/handler";
 import { logger } from "../runtime/observability";
@@ -21,7 +28,7 @@ const RetireInputSchema = StepSchema.extend({
 
 /**
  * Takes old instances the plan named out of service, in bulk and without waiting: tags them as this
- * execution's, then detaches them from the group decrementing desired capacity (20 per call). Auto Scaling
+ * execution's, deregisters them from the group's target groups, then detaches them from the group decrementing desired capacity (20 per call). Auto Scaling
  * deregisters them and lets their target groups drain them while the next wave already launches; each
  * later wave, and the execution's last steps (reapRetired), terminate them once drained. Never below the floor, checked against
  * the group as it is now (BelowFloorError: the state machine waits for capacity, then rolls back). Skips
@@ -42,8 +49,20 @@ async function retireStep({ executionId, groupName, instanceIds, floor }: typeof
     const verdict = floorVerdict(serving, live, floor);
     if (!verdict.allowed) throw new BelowFloorError(verdict.reason, { groupName, instanceIds: live, floor });
   }
-  for (const chunk of batches(live, PER_CALL.createTags))
-    await tagResources(chunk, { [RETIRING_TAG]: executionId });
+  // A retry finds the ones it tagged before: their draining started then, and their tags stay as they are.
+  const tagged = new Set(
+    details.filter((detail) => detail.tags[RETIRING_TAG] === executionId).map((detail) => detail.instanceId),
+  );
+  for (const chunk of batches(
+    live.filter((instanceId) => !tagged.has(instanceId)),
+    PER_CALL.createTags,
+  ))
+    await tagResources(chunk, { [RETIRING_TAG]: executionId, [RETIRED_AT_TAG]: now().toISOString() });
+  // All of them start draining now, in a few calls; detaching (20 per call, at Auto Scaling's request rate)
+  // would start the last ones' drain only when it reached them. Should detaching then fail, the rollback
+  // registers the ones still in service again.
+  for (const arn of group.targetGroupArns)
+    for (const chunk of batches(live, PER_CALL.deregisterTargets)) await deregisterTargets(arn, chunk);
   for (const chunk of batches(live, PER_CALL.detachInstances)) await detachInstances(groupName, chunk, true);
   // Earlier waves' instances that have drained since need not run until the end.
   const { terminate: drained } = planReap(await findTaggedInstances(RETIRING_TAG, executionId), group);

@@ -29,6 +29,7 @@ import {
   TerminateInstancesCommand,
 } from "@aws-sdk/client-ec2";
 import {
+  DeregisterTargetsCommand,
   DescribeTargetHealthCommand,
   ElasticLoadBalancingV2Client,
 } from "@aws-sdk/client-elastic-load-balancing-v2";
@@ -38,6 +39,7 @@ import { mockClient } from "aws-sdk-client-mock";
 import { beforeEach, describe, expect, it, vi } from "vitest";
 import { resetCreatedClients, useClients } from "../../functions/aws/clients";
 import { CapacityLimitError, InvalidInputError } from "../../functions/engine/errors";
+import { useClock } from "../../functions/runtime/clock";
 import { logger } from "../../functions/runtime/observability";
 import { readStack } from "../../local/stack";
 import { importHandler, REPO_ROOT } from "../../local/state-machine";
@@ -221,17 +223,19 @@ describe("steps that change things", () => {
         "i-00000000000000004",
       ],
     };
-    autoScaling
-      .on(DescribeAutoScalingGroupsCommand)
-      .resolves(
-        groupResponse(6, 8, [
-          { id: "i-00000000000000001" },
-          { id: "i-00000000000000002" },
-          { id: "i-00000000000000003", state: "Terminating" },
-          { id: "i-00000000000000009" },
-          { id: "i-00000000000000010" },
-        ]),
-      );
+    const withTargetGroup = groupResponse(6, 8, [
+      { id: "i-00000000000000001" },
+      { id: "i-00000000000000002" },
+      { id: "i-00000000000000003", state: "Terminating" },
+      { id: "i-00000000000000009" },
+      { id: "i-00000000000000010" },
+    ]);
+    const targetGroupArn =
+      "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/0123456789abcdef";
+    (withTargetGroup.AutoScalingGroups?.[0] as { TargetGroupARNs?: string[] }).TargetGroupARNs = [
+      targetGroupArn,
+    ];
+    autoScaling.on(DescribeAutoScalingGroupsCommand).resolves(withTargetGroup);
     ec2.on(DescribeInstancesCommand).resolves({
       Reservations: [
         {
@@ -255,8 +259,21 @@ describe("steps that change things", () => {
     // Marked as this execution's, then out of the group decrementing; Auto Scaling drains it meanwhile.
     expect(ec2).toHaveReceivedCommandWith(CreateTagsCommand, {
       Resources: ["i-00000000000000001"],
-      Tags: [{ Key: "phoenix:retiring", Value: "x" }],
+      Tags: [
+        { Key: "phoenix:retiring", Value: "x" },
+        { Key: "phoenix:retired-at", Value: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) },
+      ],
     });
+    // Draining starts for all of them at once, before the detaching (20 per call) begins.
+    expect(elbv2).toHaveReceivedCommandExactlyOnceWith(DeregisterTargetsCommand, {
+      TargetGroupArn: targetGroupArn,
+      Targets: [{ Id: "i-00000000000000001" }],
+    });
+    expect(
+      elbv2
+        .commandCalls(DeregisterTargetsCommand)[0]
+        ?.calledBefore(autoScaling.commandCalls(DetachInstancesCommand)[0] as never),
+    ).toBe(true);
     expect(autoScaling).toHaveReceivedCommandExactlyOnceWith(DetachInstancesCommand, {
       AutoScalingGroupName: "web-prod",
       InstanceIds: ["i-00000000000000001"],
@@ -304,12 +321,17 @@ describe("steps that change things", () => {
           Instances: ["i-00000000000000001", "i-00000000000000002"].map((InstanceId) => ({
             InstanceId,
             State: { Name: "running" },
-            Tags: [{ Key: "phoenix:retiring", Value: "x" }],
+            // Taken out of service 10 s ago.
+            Tags: [
+              { Key: "phoenix:retiring", Value: "x" },
+              { Key: "phoenix:retired-at", Value: "2026-11-23T09:59:50.000Z" },
+            ],
           })),
         },
       ],
     });
     ec2.on(TerminateInstancesCommand).resolves({});
+    useClock(() => Date.parse("2026-11-23T10:00:00.000Z"));
     const event = { executionId: "x", groupName: "web-prod", drainSeconds: 30, pollSeconds: 10, reap: {} };
     const result = await (await load("reapRetired"))(event, context);
     expect(ec2).toHaveReceivedCommandWith(DescribeInstancesCommand, {
@@ -325,14 +347,17 @@ describe("steps that change things", () => {
       done: false,
       timedOut: false,
       waiting: ["i-00000000000000001"],
-      // The first look comes right after the last wave: nothing more drains before the deregistration delay.
-      nextCheckSeconds: 30,
+      // Nothing more drains before the deregistration delay is out: 20 s more, and a second for the detach.
+      nextCheckSeconds: 21,
     });
+    useClock(() => Date.parse("2026-11-23T10:00:21.000Z"));
     const later = await (await load("reapRetired"))(
       { ...event, reap: { deadline: (result as { deadline: string }).deadline } },
       context,
     );
+    // Past that, it polls.
     expect(later).toMatchObject({ done: false, nextCheckSeconds: 10 });
+    useClock();
   });
 
   it("prepareGroup pins the version and suspends only processes that were running", async () => {

@@ -35,12 +35,12 @@ const started = (sim: Simulation) => sim.journal.filter((call) => call.operation
 
 describe("a new golden image", () => {
   it.each([
-    ["onImagePublished.image-builder-available", "imagebuilder"],
-    ["onImagePublished.ssm-golden-ami-updated", "ssm"],
+    ["onImageBuilt.image-builder-available", "imagebuilder"],
+    ["onGoldenParameterChanged.ssm-golden-ami-updated", "ssm"],
     ["onImagePublished.image-published", "acme.packer-pipeline"],
   ])("%s starts one rollout of the channel", async (name, origin) => {
     const sim = await imageAccount();
-    const result = (await sim.invoke("onImagePublished", sample(name))) as {
+    const result = (await sim.invoke(name.split(".")[0] as string, sample(name))) as {
       status: string;
       image: { imageId: string; channel: string; origin: string };
     };
@@ -65,7 +65,7 @@ describe("a new golden image", () => {
 
   it("resolves the AMI of the stack's region from the Image Builder image", async () => {
     const sim = await imageAccount();
-    await sim.invoke("onImagePublished", sample("onImagePublished.image-builder-available"));
+    await sim.invoke("onImageBuilt", sample("onImageBuilt.image-builder-available"));
     await sim.idle();
     const canary = sim.world.requireGroup("web-canary");
     const template = sim.world.launchTemplates.get(canary.launchTemplate.launchTemplateId);
@@ -76,9 +76,10 @@ describe("a new golden image", () => {
 
   it("ignores an image that did not become AVAILABLE, starting nothing", async () => {
     const sim = await imageAccount();
-    expect(
-      await sim.invoke("onImagePublished", sample("onImagePublished.image-builder-failed")),
-    ).toMatchObject({ status: "ignored", reason: "image state is FAILED" });
+    expect(await sim.invoke("onImageBuilt", sample("onImageBuilt.image-builder-failed"))).toMatchObject({
+      status: "ignored",
+      reason: "image state is FAILED",
+    });
     expect(started(sim)).toEqual([]);
   });
 
@@ -122,7 +123,7 @@ describe("a new golden image", () => {
       scenario.parameters = [{ name: "/phoenix/golden-ami/web", value: "latest" }];
     });
     await expect(
-      sim.invoke("onImagePublished", sample("onImagePublished.ssm-golden-ami-updated")),
+      sim.invoke("onGoldenParameterChanged", sample("onGoldenParameterChanged.ssm-golden-ami-updated")),
     ).rejects.toThrow(/value "latest" is not an AMI id/);
     expect(started(sim)).toEqual([]);
   });
@@ -130,7 +131,7 @@ describe("a new golden image", () => {
   it("starts exactly one rollout however often EventBridge delivers the event", async () => {
     const sim = await imageAccount();
     sim.duplicateDeliveries = 2;
-    const event = sample("onImagePublished.image-builder-available");
+    const event = sample("onImageBuilt.image-builder-available");
     sim.putEvent({
       source: event.source,
       detailType: event["detail-type"],
@@ -147,9 +148,7 @@ describe("a new golden image", () => {
       }),
     );
     await sim.idle();
-    expect(
-      sim.invocations.filter((invocation) => invocation.functionKey === "onImagePublished"),
-    ).toHaveLength(6);
+    expect(sim.invocations.filter((invocation) => invocation.functionKey === "onImageBuilt")).toHaveLength(6);
     expect(rollouts(sim)).toHaveLength(1);
     expect(replacements(sim)).toHaveLength(3);
     expect(
