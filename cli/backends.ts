@@ -357,6 +357,18 @@ export function deployedBackend(stage: string): Backend {
       await new Promise((resolve) => setTimeout(resolve, FOLLOW_INTERVAL_MS));
     }
   };
+  /** A dry run needs no execution: the planning step, invoked on its own, returns the plan and changes nothing. */
+  const planOnly = async (functionKey: string, name: string, request: unknown): Promise<Outcome> => {
+    try {
+      const { plan } = (await invokeFunction(`phoenix-${stage}-${functionKey}`, {
+        executionId: `dry-run:${name}`,
+        request,
+      })) as { plan?: unknown };
+      return { status: "SUCCEEDED", summary: summarize(plan), output: plan };
+    } catch (error) {
+      return { status: "FAILED", error: (error as Error).name, cause: (error as Error).message, summary: "" };
+    }
+  };
   return {
     async sweepPlan() {
       return (await invokeFunction(`phoenix-${stage}-sweepFleet`, { dryRun: true })) as SweepResult;
@@ -370,16 +382,16 @@ export function deployedBackend(stage: string): Backend {
       return { result, outcomes: [] };
     },
     fleet: readFleetInputs,
-    replace: (request, print) =>
-      follow(
-        "replace-group",
-        executionName("cli", request.groupName, nameTime(now())),
-        request,
-        describeReplaceStep,
-        print,
-      ),
+    replace: (request, print) => {
+      const name = executionName("cli", request.groupName, nameTime(now()));
+      return request.dryRun
+        ? planOnly("planReplacement", name, request)
+        : follow("replace-group", name, request, describeReplaceStep, print);
+    },
     quarantine: (request, print) =>
-      follow("quarantine-instance", quarantineName(request), request, describeQuarantineStep, print),
+      request.dryRun
+        ? planOnly("validateQuarantine", quarantineName(request), request)
+        : follow("quarantine-instance", quarantineName(request), request, describeQuarantineStep, print),
     afterQuarantine: (action, instanceId, dryRun) =>
       invokeFunction(`phoenix-${stage}-${action === "release" ? "releaseQuarantine" : "disposeQuarantine"}`, {
         instanceId,

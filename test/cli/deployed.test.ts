@@ -1,0 +1,85 @@
+// Dry runs against the deployed stack: the CLI invokes the planning function on its own and starts no
+// execution, so a dry run makes no mutating call there either (the other backends are asserted in
+// test/local/here.test.ts and test/local/replace-group.e2e.test.ts).
+import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
+import { SFNClient } from "@aws-sdk/client-sfn";
+import { mockClient } from "aws-sdk-client-mock";
+import { afterEach, describe, expect, it } from "vitest";
+import { deployedBackend } from "../../cli/backends";
+import { runPhoenix } from "../../cli/program";
+import { useClients } from "../../functions/aws/clients";
+
+const plan = {
+  groupName: "web-prod",
+  instancesToReplace: 12,
+  waves: [{ index: 0 }, { index: 1 }, { index: 2 }],
+  estimate: { totalSeconds: 420 },
+};
+
+afterEach(() => useClients({}));
+
+async function phoenix(args: string[]) {
+  const lambda = mockClient(new LambdaClient({}));
+  const sfn = mockClient(new SFNClient({}));
+  lambda.on(InvokeCommand).callsFake(async (input: { FunctionName: string; Payload: Uint8Array }) => {
+    const event = JSON.parse(new TextDecoder().decode(input.Payload));
+    const output = { executionId: event.executionId, request: event.request, plan };
+    return { StatusCode: 200, Payload: new TextEncoder().encode(JSON.stringify(output)) };
+  });
+  useClients({ lambda: lambda as never, sfn: sfn as never });
+  let stdout = "";
+  const code = await runPhoenix(
+    args,
+    { out: (text) => (stdout += text), err: () => {}, color: false },
+    async (target) => deployedBackend(target.stage),
+  );
+  // What the mocks were sent, as "service:Operation".
+  const calls = [
+    ...lambda
+      .calls()
+      .map((call) => `lambda:${(call.args[0] as object).constructor.name.replace(/Command$/, "")}`),
+    ...sfn.calls().map((call) => `sfn:${(call.args[0] as object).constructor.name.replace(/Command$/, "")}`),
+  ];
+  const invoked = lambda.commandCalls(InvokeCommand).map((call) => ({
+    functionName: call.args[0].input.FunctionName,
+    event: JSON.parse(new TextDecoder().decode(call.args[0].input.Payload as Uint8Array)),
+  }));
+  return { code, stdout, calls, invoked };
+}
+
+describe("dry runs against the deployed stack", () => {
+  it("replace --dry-run invokes the planning function and starts no execution", async () => {
+    const { code, stdout, calls, invoked } = await phoenix([
+      "replace",
+      "web-prod",
+      "--target-version",
+      "2",
+      "--dry-run",
+      "--stage",
+      "prod",
+    ]);
+    expect(code).toBe(0);
+    expect(calls).toEqual(["lambda:Invoke"]);
+    expect(invoked[0]).toMatchObject({
+      functionName: "phoenix-prod-planReplacement",
+      event: { request: { groupName: "web-prod", targetVersion: "2", dryRun: true } },
+    });
+    expect(stdout).toContain("plan: 12 instances in 3 waves");
+  });
+
+  it("quarantine --dry-run invokes the validation function and starts no execution", async () => {
+    const { code, calls, invoked } = await phoenix([
+      "quarantine",
+      "i-0123456789abcdef0",
+      "--reason",
+      "beaconing",
+      "--dry-run",
+    ]);
+    expect(code).toBe(0);
+    expect(calls).toEqual(["lambda:Invoke"]);
+    expect(invoked[0]).toMatchObject({
+      functionName: "phoenix-dev-validateQuarantine",
+      event: { request: { instanceIds: ["i-0123456789abcdef0"], dryRun: true } },
+    });
+  });
+});
