@@ -187,9 +187,9 @@ export async function hereBackend(options: HereOptions): Promise<Backend & { run
     if (seconds >= 5) printTo?.(`          waiting ${formatDuration(seconds)} (${event.stateName})`);
   });
   const note = (print: Print) => {
-    if (runner.localLocks)
+    if (runner.stateDir)
       print(
-        "note: the group lock lives in this process only; pass --table <name> to share a deployed stack's locks",
+        `note: locks and quarantine records are kept in ${runner.stateDir} on this machine; pass --table <name> to share a deployed stack's`,
       );
   };
   const follow = async (

@@ -5,9 +5,13 @@
 // take real time. Only the clients and the clock differ from the simulator, and both are handed in through
 // the same seam (useClients, useClock), so a test can hand this runner the simulator's clients and clock.
 import { randomUUID } from "node:crypto";
+import { mkdir } from "node:fs/promises";
+import { homedir } from "node:os";
+import { join } from "node:path";
 import { EC2Client } from "@aws-sdk/client-ec2";
 import * as SFN from "@aws-sdk/client-sfn";
 import { mockClient } from "aws-sdk-client-mock";
+import { Level } from "level";
 import {
   type ClientName,
   resetCreatedClients,
@@ -70,9 +74,15 @@ export interface HereOptions {
   time?: Pick<SimulatedTime, "now" | "sleep" | "random">;
   /**
    * The DynamoDB table for locks, budgets and quarantine records: a deployed stack's, so that this run and
-   * the stack see each other's locks. Without one, a table in this process holds them for this run only.
+   * the stack see each other's locks. Without one they are kept on this machine, in `stateDir`.
    */
   table?: string;
+  /**
+   * Where locks, budgets and quarantine records are kept without `table`: a directory that outlives the
+   * run (a quarantine's record holds what release restores). Default ~/.phoenix/here/<region>, or
+   * PHOENIX_HERE_DIR.
+   */
+  stateDir?: string;
   /** First Ctrl-C: fail the next interruptible step, so the run rolls back (a dry run simply stops). */
   interrupt?: AbortSignal;
   /** Second Ctrl-C: stop at once, leaving the group as it is. */
@@ -88,6 +98,25 @@ interface HereExecution {
   status: "RUNNING" | "SUCCEEDED" | "FAILED" | "ABORTED";
   startDate: Date;
   done: Promise<ExecutionOutcome>;
+}
+
+/**
+ * Makes sure no other pull-mode run on this machine holds the local state (its store admits one process at
+ * a time), so that this one fails with a clear message instead of midway.
+ */
+async function claimStateDir(stateDir: string): Promise<void> {
+  await mkdir(stateDir, { recursive: true });
+  const store = new Level(stateDir);
+  try {
+    await store.open();
+  } catch (error) {
+    if ((error as { cause?: { code?: string } }).cause?.code === "LEVEL_LOCKED")
+      throw new PhoenixError(
+        `Another phoenix --here run on this machine is using ${stateDir} (locks and quarantine records): wait for it to end, or share a DynamoDB table with --table.`,
+      );
+    throw error;
+  }
+  await store.close();
 }
 
 /** Resolves the region and credentials the way every SDK client will, or says at once what is missing. */
@@ -164,17 +193,22 @@ export class HereRunner {
    * handlers their clients and clock. Fails before any AWS call when the region or credentials are missing.
    */
   static async open(options: HereOptions): Promise<HereRunner> {
-    if (!options.clients) await checkAwsConfiguration();
+    const region = options.clients ? "injected" : (await checkAwsConfiguration()).region;
     const previousTable = process.env.PHOENIX_TABLE;
     if (options.table) {
       process.env.PHOENIX_TABLE = options.table;
       resetConfig();
     }
-    const ownTable =
-      options.table || options.clients?.dynamodb
-        ? undefined
-        : await startEmbeddedDynamoDb(undefined, config().PHOENIX_TABLE, []);
+    let ownTable: EmbeddedDynamoDb | undefined;
+    let stateDir: string | undefined;
+    if (!options.table && !options.clients?.dynamodb) {
+      stateDir =
+        options.stateDir ?? process.env.PHOENIX_HERE_DIR ?? join(homedir(), ".phoenix", "here", region);
+      await claimStateDir(stateDir);
+      ownTable = await startEmbeddedDynamoDb(undefined, config().PHOENIX_TABLE, [], stateDir);
+    }
     const runner = new HereRunner(options, ownTable);
+    runner.stateDir = stateDir;
     runner.restoreTable = () => {
       if (!options.table) return;
       if (previousTable === undefined) delete process.env.PHOENIX_TABLE;
@@ -192,10 +226,8 @@ export class HereRunner {
     return runner;
   }
 
-  /** True when the locks live in this process only (no --table). */
-  get localLocks(): boolean {
-    return this.table !== undefined;
-  }
+  /** Where locks and quarantine records are kept on this machine (undefined with --table). */
+  stateDir?: string;
 
   /** Calls `listener` with the events of every execution. */
   onExecutionEvent(listener: (event: ExecutionEvent) => void): void {

@@ -2,7 +2,12 @@
 // this process on a loopback port. Conditional writes fail with ConditionalCheckFailedException exactly as
 // in AWS, so the lock and idempotency code runs unchanged. Calls still take simulated time and are counted.
 import type { AddressInfo } from "node:net";
-import { CreateTableCommand, DynamoDBClient, DynamoDBServiceException } from "@aws-sdk/client-dynamodb";
+import {
+  CreateTableCommand,
+  DescribeTableCommand,
+  DynamoDBClient,
+  DynamoDBServiceException,
+} from "@aws-sdk/client-dynamodb";
 import dynalite from "dynalite";
 import type { SimCall } from "./clients";
 import type { SimWorld } from "./world";
@@ -25,8 +30,10 @@ export async function startEmbeddedDynamoDb(
   world: SimWorld | undefined,
   tableName: string,
   journal: SimCall[],
+  /** A directory to keep the table in across runs (pull mode); in memory without one. */
+  path?: string,
 ): Promise<EmbeddedDynamoDb> {
-  const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  const server = dynalite({ path, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
   const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const client = new DynamoDBClient({
@@ -35,14 +42,25 @@ export async function startEmbeddedDynamoDb(
     credentials: { accessKeyId: "SIMULATED", secretAccessKey: "SIMULATED" },
     maxAttempts: 1,
   });
-  await client.send(
-    new CreateTableCommand({
-      TableName: tableName,
-      KeySchema: [{ AttributeName: "id", KeyType: "HASH" }],
-      AttributeDefinitions: [{ AttributeName: "id", AttributeType: "S" }],
-      BillingMode: "PAY_PER_REQUEST",
-    }),
-  );
+  try {
+    await client.send(
+      new CreateTableCommand({
+        TableName: tableName,
+        KeySchema: [{ AttributeName: "id", KeyType: "HASH" }],
+        AttributeDefinitions: [{ AttributeName: "id", AttributeType: "S" }],
+        BillingMode: "PAY_PER_REQUEST",
+      }),
+    );
+  } catch (error) {
+    // A table kept in a directory exists from an earlier run.
+    if ((error as Error).name !== "ResourceInUseException") throw error;
+  }
+  // dynalite activates a new table a moment later; closing before that would write to a closed store.
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
+    if (Table?.TableStatus === "ACTIVE") break;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
   if (world) addSimulatedCalls(client, world, journal);
   return {
     client,

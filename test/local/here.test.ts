@@ -2,8 +2,11 @@
 // path (runPhoenix -> hereBackend -> HereRunner -> the state machine files and handlers) and hand it the
 // simulated account's clients and clock through the same seam a real run gets its SDK clients from, so the
 // seam itself is what is tested. No test here reaches AWS.
+import { mkdtempSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { hereBackend } from "../../cli/backends";
@@ -11,7 +14,7 @@ import { runPhoenix } from "../../cli/program";
 import { resetCreatedClients, useClients } from "../../functions/aws/clients";
 import { describeInstances } from "../../functions/aws/ec2";
 import { readGroup } from "../../functions/aws/fleet";
-import { type HereOptions, type HereRunner, INTERRUPTIBLE_TASKS } from "../../local/here";
+import { type HereOptions, HereRunner, INTERRUPTIBLE_TASKS } from "../../local/here";
 import { loadScenario } from "../../local/scenario";
 import { Simulation } from "../../local/simulation";
 import { loadStateMachine } from "../../local/state-machine";
@@ -33,6 +36,7 @@ async function phoenixHere(
     interrupt?: AbortSignal;
     watch?: Parameters<HereRunner["onExecutionEvent"]>[0];
     clients?: HereOptions["clients"];
+    stateDir?: string;
   } = {},
 ) {
   let stdout = "";
@@ -51,6 +55,7 @@ async function phoenixHere(
     async (target) => {
       const backend = await hereBackend({
         clients: options.clients ?? sim.clients,
+        stateDir: options.stateDir,
         time: simulatedTime(sim),
         table: target.table,
         interrupt: options.interrupt,
@@ -72,15 +77,17 @@ describe("phoenix replace --here", () => {
   });
 
   it("runs the replacement in this process through the handed-in clients, onto the new image", async () => {
-    // As a real run without --table: the lock table is one this process starts.
+    // As a real run without --table: locks are kept in a directory on this machine.
     const { dynamodb: _accountTable, ...clients } = sim.clients;
+    const stateDir = mkdtempSync(join(tmpdir(), "phoenix-here-"));
     const { code, stdout } = await phoenixHere(sim, ["replace", "web-prod", "--target-version", "2"], {
       clients,
+      stateDir,
     });
     expect(code).toBe(0);
     expect(stdout).toContain("12 instances replaced in 4 waves");
     expect(stdout).toMatch(/waiting \d+s \(WaitForReady\)/);
-    expect(stdout).toContain("note: the group lock lives in this process only");
+    expect(stdout).toContain(`note: locks and quarantine records are kept in ${stateDir} on this machine`);
     const group = sim.world.requireGroup("web-prod");
     expect(group.instanceIds.map((id) => sim.world.requireInstance(id).imageId)).toEqual(
       Array(12).fill(NEW_IMAGE),
@@ -220,6 +227,49 @@ describe("phoenix sweep and quarantine --here", () => {
       await sim.close();
     }
   }, 60_000);
+});
+
+describe("pull mode's local state", () => {
+  it("keeps a quarantine's record across runs, so a later release can restore the instance", async () => {
+    const sim = await Simulation.fromScenario(loadScenario("quarantine"));
+    try {
+      const { dynamodb: _accountTable, ...clients } = sim.clients;
+      const stateDir = mkdtempSync(join(tmpdir(), "phoenix-here-"));
+      const suspect = sim.world.requireGroup(sim.world.groups.keys().next().value as string)
+        .instanceIds[0] as string;
+      const groupsOf = (id: string) =>
+        sim.world.requireInstance(id).networkInterfaces.map((eni) => eni.groups);
+      const before = groupsOf(suspect);
+      const quarantine = await phoenixHere(
+        sim,
+        ["quarantine", suspect, "--reason", "beaconing to a known C2 address", "--case", "IR-11"],
+        { clients, stateDir },
+      );
+      expect(quarantine.code).toBe(0);
+      expect(groupsOf(suspect)).not.toEqual(before);
+      // A later run (another process, as far as the state is concerned) finds the record and restores.
+      const release = await phoenixHere(sim, ["quarantine", "release", suspect], { clients, stateDir });
+      expect(release.code).toBe(0);
+      expect(groupsOf(suspect)).toEqual(before);
+    } finally {
+      await sim.close();
+    }
+  }, 60_000);
+
+  it("refuses a second run on the same machine while one holds the state, before any call", async () => {
+    const stateDir = mkdtempSync(join(tmpdir(), "phoenix-here-"));
+    const sim = await Simulation.fromScenario(loadScenario("default"));
+    const { dynamodb: _accountTable, ...clients } = sim.clients;
+    const first = await HereRunner.open({ clients, stateDir });
+    try {
+      await expect(HereRunner.open({ clients, stateDir })).rejects.toThrow(
+        `Another phoenix --here run on this machine is using ${stateDir}`,
+      );
+    } finally {
+      await first.close();
+      await sim.close();
+    }
+  });
 });
 
 describe("pull mode and the AWS configuration", () => {
