@@ -45,6 +45,13 @@ const targetOptions = (command: Command) =>
     .option("--scenario <name-or-file>", "with --local: the scenario whose account to use", "default")
     .option("--stage <stage>", "the deployed stack's stage", "dev");
 
+/** The last line for an execution that did not succeed. */
+function ending(outcome: { status: string; error?: string; cause?: string }): string {
+  if (outcome.status === "ABORTED")
+    return "ABORTED: stopped before the end; whatever it had changed stays as it was at that moment";
+  return `${outcome.status}: ${outcome.error}: ${outcome.cause}`;
+}
+
 /** A rollout policy given as JSON or as the path of a JSON file. */
 function readPolicy(text: string): unknown {
   let json = text;
@@ -189,7 +196,7 @@ export async function runPhoenix(
       say(
         outcome.status === "SUCCEEDED"
           ? `\n${outcome.summary}`
-          : `\n${outcome.status}: ${outcome.error}: ${outcome.cause}`,
+          : `\n${ending(outcome)}`,
       );
       exitCode = outcome.status === "SUCCEEDED" ? 0 : 1;
     },
@@ -280,7 +287,7 @@ export async function runPhoenix(
           say(
             outcome.status === "SUCCEEDED"
               ? `\n${outcome.summary}`
-              : `\n${outcome.status}: ${outcome.error}: ${outcome.cause}`,
+              : `\n${ending(outcome)}`,
           );
         exitCode = outcome.status === "SUCCEEDED" ? 0 : 1;
       });
