@@ -193,11 +193,7 @@ export async function runPhoenix(
         }
         return backend.replace(request, (line) => say(line));
       });
-      say(
-        outcome.status === "SUCCEEDED"
-          ? `\n${outcome.summary}`
-          : `\n${ending(outcome)}`,
-      );
+      say(outcome.status === "SUCCEEDED" ? `\n${outcome.summary}` : `\n${ending(outcome)}`);
       exitCode = outcome.status === "SUCCEEDED" ? 0 : 1;
     },
   );
@@ -283,12 +279,7 @@ export async function runPhoenix(
         );
         const outcome = await backend.quarantine(request, options.json ? () => {} : (line) => say(line));
         if (options.json) say(JSON.stringify(outcome, null, 2));
-        else
-          say(
-            outcome.status === "SUCCEEDED"
-              ? `\n${outcome.summary}`
-              : `\n${ending(outcome)}`,
-          );
+        else say(outcome.status === "SUCCEEDED" ? `\n${outcome.summary}` : `\n${ending(outcome)}`);
         exitCode = outcome.status === "SUCCEEDED" ? 0 : 1;
       });
     },

@@ -38,6 +38,9 @@ async function resolveStep({ image }: z.output<typeof ResolveInputSchema>) {
     })),
     excluded,
     groupCount: waves.reduce((sum, wave) => sum + wave.groups.length, 0),
+    // How many groups of one wave replace at once: each polls EC2 and Auto Scaling while it runs, and the
+    // account's read rate (DescribeInstances, 20 per second) is shared by all of them.
+    groupsAtOnce: config().PHOENIX_IMAGE_WAVE_CONCURRENCY,
   };
   logger.info("image rollout resolved", {
     channel: image.channel,

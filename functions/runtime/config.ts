@@ -37,6 +37,8 @@ const EnvironmentSchema = z.object({
   PHOENIX_DEADLINE_GRACE: duration("3d"),
   /** Fleet-wide limit of groups replacing at once (sweeps). */
   PHOENIX_MAX_CONCURRENT_GROUPS: z.coerce.number().int().min(1).max(1000).default(3),
+  /** Groups of one image-rollout wave replacing at once. */
+  PHOENIX_IMAGE_WAVE_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(100),
   /** Per-group rate budget for sweeps, "count/window". */
   PHOENIX_RATE_BUDGET: z
     .string()

@@ -128,6 +128,28 @@ describe("a new golden image", () => {
     expect(started(sim)).toEqual([]);
   });
 
+  it.each([
+    ["100 (the default)", undefined, true],
+    ["1", "1", false],
+  ])("replaces at most groupsAtOnce groups of a wave together (%s)", async (_, setting, overlapping) => {
+    const sim = await imageAccount((scenario) => {
+      if (setting) scenario.settings = { ...scenario.settings, PHOENIX_IMAGE_WAVE_CONCURRENCY: setting };
+    });
+    await sim.invoke("onImagePublished", sample("onImagePublished.image-published"));
+    await sim.idle();
+    expect(rollouts(sim).map((execution) => execution.status)).toEqual(["SUCCEEDED"]);
+    const runs = replacements(sim).map(
+      (execution) => [execution.startDate, execution.stopDate ?? 0] as const,
+    );
+    expect(runs).toHaveLength(3);
+    const overlaps = runs.some(([start, stop], index) =>
+      runs.some(
+        ([otherStart, otherStop], other) => other !== index && start < otherStop && otherStart < stop,
+      ),
+    );
+    expect(overlaps).toBe(overlapping);
+  });
+
   it("starts exactly one rollout however often EventBridge delivers the event", async () => {
     const sim = await imageAccount();
     sim.duplicateDeliveries = 2;
