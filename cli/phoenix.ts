@@ -12,7 +12,7 @@ const stop = new AbortController();
 process.on("SIGINT", () => {
   if (!interrupt.signal.aborted) {
     process.stderr.write(
-      "\nCtrl-C: rolling back the current wave and restoring the group (a dry run just stops). Ctrl-C again stops at once and leaves the group as it is.\n",
+      "\nCtrl-C: stopping at the next step that may stop. A replacement rolls back its current wave and restores the group (clean-up already under way finishes first); a quarantine keeps its isolation and evidence and stops waiting for the replacement; a dry run just stops. Ctrl-C again stops at once, leaving everything as it is.\n",
     );
     interrupt.abort();
   } else if (!stop.signal.aborted) {
