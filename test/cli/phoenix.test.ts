@@ -1,6 +1,8 @@
 // The phoenix command, run as a user would run it, against the embedded simulated account.
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -186,4 +188,48 @@ describe("phoenix quarantine --local", () => {
     expect(code).toBe(2);
     expect(stderr).toMatch(message);
   });
+});
+
+describe("phoenix … --here, as a process", () => {
+  it("Ctrl-C during a dry run stops it at once and says so", async () => {
+    // An AWS-compatible endpoint that takes requests and never answers: the run is stuck in its first step.
+    let sawRequest: () => void = () => {};
+    const requested = new Promise<void>((resolve) => {
+      sawRequest = resolve;
+    });
+    const server = createServer(() => sawRequest());
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const child = spawn(
+        join(REPO_ROOT, "node_modules", ".bin", "tsx"),
+        ["cli/phoenix.ts", "replace", "web-prod", "--dry-run", "--here"],
+        {
+          cwd: REPO_ROOT,
+          env: {
+            ...process.env,
+            NO_COLOR: "1",
+            AWS_ENDPOINT_URL: `http://127.0.0.1:${port}`,
+            AWS_REGION: "eu-west-1",
+            AWS_ACCESS_KEY_ID: "AKIDTESTONLY",
+            AWS_SECRET_ACCESS_KEY: "test-only",
+            PHOENIX_HERE_DIR: mkdtempSync(join(tmpdir(), "phoenix-here-")),
+          },
+        },
+      );
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (chunk) => (stdout += chunk));
+      child.stderr.on("data", (chunk) => (stderr += chunk));
+      const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
+      await requested;
+      child.kill("SIGINT");
+      expect(await exited).toBe(1);
+      expect(stderr).toContain("Ctrl-C: stopping at the next step that may stop");
+      expect(stdout).toContain("ABORTED: stopped before the end");
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
+  }, 60_000);
 });
