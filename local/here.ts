@@ -19,21 +19,20 @@ import {
   useClients,
 } from "../functions/aws/clients";
 import { PhoenixError } from "../functions/engine/errors";
+import { executionArnOf } from "../functions/engine/names";
 import { useClock } from "../functions/runtime/clock";
 import { config, resetConfig } from "../functions/runtime/config";
 import { type EmbeddedDynamoDb, startEmbeddedDynamoDb } from "./sim/dynamodb";
-import { readStack } from "./stack";
+import { stateMachineByArn, stateMachineByFile } from "./stack";
 import {
   type ExecutionEvent,
   type ExecutionOutcome,
   importHandler,
-  importHandlers,
-  type LambdaHandler,
-  type LoadedStateMachine,
   lambdaContext,
-  loadStateMachine,
+  machineLoader,
   runExecution,
   type SimulatedTime,
+  startExecutionRequest,
 } from "./state-machine";
 
 /**
@@ -168,10 +167,7 @@ function sleepUnless(
 /** Runs Phoenix's state machines in this process against the account the clients reach. */
 export class HereRunner {
   readonly executions = new Map<string, HereExecution>();
-  private readonly machines = new Map<
-    string,
-    Promise<{ machine: LoadedStateMachine; handlers: Map<string, LambdaHandler> }>
-  >();
+  private readonly load = machineLoader();
   private readonly background = new Set<Promise<unknown>>();
   private readonly listeners: ((event: ExecutionEvent) => void)[] = [];
   private readonly stopAll = new AbortController();
@@ -240,11 +236,9 @@ export class HereRunner {
     input: unknown,
     options: { executionName?: string; dryRun?: boolean } = {},
   ): Promise<ExecutionOutcome> {
-    const machine = [...readStack().stateMachines.values()].find((item) => item.file === file);
-    if (!machine) throw new Error(`no state machine statemachines/${file}.asl.json`);
     const name = options.executionName ?? randomUUID();
     if (options.dryRun) this.dryRuns.add(name);
-    return this.start(machine.arn, name, JSON.stringify(input)).done;
+    return this.start(stateMachineByFile(file).arn, name, JSON.stringify(input)).done;
   }
 
   /** Invokes one function here, as Lambda would (the sweep). */
@@ -270,13 +264,13 @@ export class HereRunner {
 
   /** StartExecution, answered here: a name is unique per state machine, as in Step Functions. */
   private start(stateMachineArn: string, name: string, input: string): HereExecution {
-    const machine = [...readStack().stateMachines.values()].find((item) => item.arn === stateMachineArn);
+    const machine = stateMachineByArn(stateMachineArn);
     if (!machine)
       throw new SFN.StateMachineDoesNotExist({
         message: `State Machine Does Not Exist: '${stateMachineArn}'`,
         $metadata: {},
       });
-    const executionArn = `${stateMachineArn.replace(":stateMachine:", ":execution:")}:${name}`;
+    const executionArn = executionArnOf(stateMachineArn, name);
     if (this.executions.has(executionArn))
       throw new SFN.ExecutionAlreadyExists({
         message: `Execution Already Exists: '${executionArn}'`,
@@ -304,18 +298,6 @@ export class HereRunner {
     this.background.add(work);
     const untrack = () => this.background.delete(work);
     work.then(untrack, untrack);
-  }
-
-  private load(file: string) {
-    let loaded = this.machines.get(file);
-    if (!loaded) {
-      loaded = (async () => {
-        const machine = loadStateMachine(file);
-        return { machine, handlers: await importHandlers(machine) };
-      })();
-      this.machines.set(file, loaded);
-    }
-    return loaded;
   }
 
   private async runMachine(file: string, execution: HereExecution): Promise<ExecutionOutcome> {
@@ -347,16 +329,8 @@ export class HereRunner {
         },
         integrations: {
           "arn:aws:states:::states:startExecution": async (input) => {
-            const { StateMachineArn, Name, Input } = input as {
-              StateMachineArn: string;
-              Name?: string;
-              Input?: unknown;
-            };
-            const child = this.start(
-              StateMachineArn,
-              Name ?? randomUUID(),
-              typeof Input === "string" ? Input : JSON.stringify(Input ?? {}),
-            );
+            const request = startExecutionRequest(input);
+            const child = this.start(request.stateMachineArn, request.name, request.input);
             return { ExecutionArn: child.executionArn, StartDate: child.startDate.toISOString() };
           },
         },

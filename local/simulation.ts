@@ -4,6 +4,7 @@
 // clock differ from a deployed stack.
 import { randomUUID } from "node:crypto";
 import { type ClientName, useClients } from "../functions/aws/clients";
+import { executionArnOf } from "../functions/engine/names";
 import { useClock } from "../functions/runtime/clock";
 import { config, resetConfig } from "../functions/runtime/config";
 import { buildWorld, type Scenario } from "./scenario";
@@ -14,18 +15,18 @@ import { Observer } from "./sim/observer";
 import { SimScheduler } from "./sim/scheduler";
 import type { Route } from "./sim/services";
 import { SimAwsError, type SimWorld } from "./sim/world";
-import { LOCAL_ACCOUNT, LOCAL_REGION, readStack } from "./stack";
+import { LOCAL_ACCOUNT, LOCAL_REGION, readStack, stateMachineByArn, stateMachineByFile } from "./stack";
 import {
   type ExecutionEvent,
   type ExecutionOutcome,
   importHandler,
-  importHandlers,
   type LambdaHandler,
   type LoadedStateMachine,
   lambdaContext,
-  loadStateMachine,
+  machineLoader,
   type RunOptions,
   runExecution,
+  startExecutionRequest,
 } from "./state-machine";
 
 /** A Step Functions execution in the simulated account. */
@@ -75,10 +76,7 @@ export class Simulation {
   private readonly executionListeners: ((event: ExecutionEvent) => void)[] = [];
   private readonly invocationListeners: ((functionKey: string, result: unknown, error?: Error) => void)[] =
     [];
-  private readonly machines = new Map<
-    string,
-    Promise<{ machine: LoadedStateMachine; handlers: Map<string, LambdaHandler> }>
-  >();
+  private readonly load = machineLoader();
   /** Intercepts every Task of every execution (fault injection). */
   interceptTask?: RunOptions["interceptTask"];
   /** Extra deliveries of every event an EventBridge rule matches (at-least-once delivery). */
@@ -169,10 +167,8 @@ export class Simulation {
 
   /** Runs one execution of statemachines/<file>.asl.json to its end, in simulated time. */
   async run(file: string, input: unknown, options: StartOptions = {}): Promise<ExecutionOutcome> {
-    const machine = [...readStack().stateMachines.values()].find((item) => item.file === file);
-    if (!machine) throw new Error(`no state machine statemachines/${file}.asl.json`);
     return this.startExecution(
-      machine.arn,
+      stateMachineByFile(file).arn,
       options.executionName ?? randomUUID(),
       JSON.stringify(input),
       options,
@@ -189,7 +185,7 @@ export class Simulation {
     input: string,
     options: StartOptions = {},
   ): SimExecution {
-    const machine = [...readStack().stateMachines.values()].find((item) => item.arn === stateMachineArn);
+    const machine = stateMachineByArn(stateMachineArn);
     if (!machine)
       throw new SimAwsError("StateMachineDoesNotExist", `State Machine Does Not Exist: '${stateMachineArn}'`);
     // Step Functions' limits: a name of 1-80 characters, an input of at most 256 KiB.
@@ -200,7 +196,7 @@ export class Simulation {
         "1 validation error detected: Value at 'input' failed to satisfy constraint: Member must have length less than or equal to 262144",
       );
     }
-    const executionArn = `${stateMachineArn.replace(":stateMachine:", ":execution:")}:${name}`;
+    const executionArn = executionArnOf(stateMachineArn, name);
     const existing = this.executions.get(executionArn);
     if (existing) {
       if (existing.status === "RUNNING" && existing.input === input) return existing;
@@ -324,18 +320,6 @@ export class Simulation {
     return work;
   }
 
-  private load(file: string) {
-    let loaded = this.machines.get(file);
-    if (!loaded) {
-      loaded = (async () => {
-        const machine = loadStateMachine(file);
-        return { machine, handlers: await importHandlers(machine) };
-      })();
-      this.machines.set(file, loaded);
-    }
-    return loaded;
-  }
-
   private async runMachine(
     file: string,
     id: number,
@@ -364,16 +348,8 @@ export class Simulation {
         integrations: {
           "arn:aws:states:::states:startExecution.sync:2": (input) => this.startChildAndWait(id, input),
           "arn:aws:states:::states:startExecution": async (input) => {
-            const { StateMachineArn, Name, Input } = input as {
-              StateMachineArn: string;
-              Name?: string;
-              Input?: unknown;
-            };
-            const child = this.startExecution(
-              StateMachineArn,
-              Name ?? randomUUID(),
-              typeof Input === "string" ? Input : JSON.stringify(Input ?? {}),
-            );
+            const request = startExecutionRequest(input);
+            const child = this.startExecution(request.stateMachineArn, request.name, request.input);
             return { ExecutionArn: child.executionArn, StartDate: new Date(child.startDate).toISOString() };
           },
         },
@@ -392,16 +368,8 @@ export class Simulation {
 
   /** states:startExecution.sync:2 — start a child execution and wait for it; the parent does not hold the clock. */
   private async startChildAndWait(parentId: number, input: unknown): Promise<unknown> {
-    const { StateMachineArn, Name, Input } = input as {
-      StateMachineArn: string;
-      Name?: string;
-      Input?: unknown;
-    };
-    const child = this.startExecution(
-      StateMachineArn,
-      Name ?? randomUUID(),
-      typeof Input === "string" ? Input : JSON.stringify(Input ?? {}),
-    );
+    const request = startExecutionRequest(input);
+    const child = this.startExecution(request.stateMachineArn, request.name, request.input);
     await this.scheduler.whileWaiting(parentId, child.done);
     const description = {
       ExecutionArn: child.executionArn,

@@ -96,6 +96,11 @@ export function readStack(): StackDefinition {
   return cached;
 }
 
+/** The state machine deployed under an ARN, if Phoenix has one there. */
+export function stateMachineByArn(arn: string): StackStateMachine | undefined {
+  return [...readStack().stateMachines.values()].find((item) => item.arn === arn);
+}
+
 /** The state machine defined by statemachines/<file>.asl.json. */
 export function stateMachineByFile(file: string): StackStateMachine {
   const machine = [...readStack().stateMachines.values()].find((item) => item.file === file);

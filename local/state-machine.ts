@@ -6,6 +6,7 @@ import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { StateMachine, type StateMachineDefinition } from "aws-local-stepfunctions";
+import { executionArnOf } from "../functions/engine/names";
 import { LOCAL_ACCOUNT, LOCAL_REGION, REPO_ROOT, readStack, stateMachineByFile } from "./stack";
 
 export { REPO_ROOT } from "./stack";
@@ -193,6 +194,8 @@ export interface ExecutionEvent {
   at: number;
   /** Map iteration index, when inside a Map. */
   index?: number;
+  /** Entering a Wait: the seconds it waits. */
+  waitSeconds?: number;
 }
 
 /** How an execution ended, with the figures benchmarks need. */
@@ -247,7 +250,7 @@ function siblingFailedError(mapName: string): Error {
 }
 
 /** Seconds a Wait state waits for a given input. */
-export function waitSeconds(state: AslState, input: unknown, nowMs: number): number {
+function waitSeconds(state: AslState, input: unknown, nowMs: number): number {
   if (state.Seconds !== undefined) return state.Seconds;
   const read = (path: string) => readPath(input, path);
   if (state.SecondsPath) return Number(read(state.SecondsPath));
@@ -264,11 +267,50 @@ export function readPath(value: unknown, path: string): unknown {
   );
 }
 
+/** Loads each state machine file and imports its handlers once, on first use. */
+export function machineLoader(): (
+  file: string,
+) => Promise<{ machine: LoadedStateMachine; handlers: Map<string, LambdaHandler> }> {
+  const loaded = new Map<
+    string,
+    Promise<{ machine: LoadedStateMachine; handlers: Map<string, LambdaHandler> }>
+  >();
+  return (file) => {
+    let machine = loaded.get(file);
+    if (!machine) {
+      machine = (async () => {
+        const definition = loadStateMachine(file);
+        return { machine: definition, handlers: await importHandlers(definition) };
+      })();
+      loaded.set(file, machine);
+    }
+    return machine;
+  };
+}
+
+/** What a states:startExecution Task asks for, as StartExecution takes it (a name made up when none is given). */
+export function startExecutionRequest(input: unknown): {
+  stateMachineArn: string;
+  name: string;
+  input: string;
+} {
+  const { StateMachineArn, Name, Input } = input as {
+    StateMachineArn: string;
+    Name?: string;
+    Input?: unknown;
+  };
+  return {
+    stateMachineArn: StateMachineArn,
+    name: Name ?? randomUUID(),
+    input: typeof Input === "string" ? Input : JSON.stringify(Input ?? {}),
+  };
+}
+
 /** Runs one execution of a loaded state machine through the real handlers. */
 export async function runExecution(options: RunOptions): Promise<ExecutionOutcome> {
   const { machine, handlers, time } = options;
   const executionName = options.executionName ?? randomUUID();
-  const executionArn = `${machine.arn.replace(":stateMachine:", ":execution:")}:${executionName}`;
+  const executionArn = executionArnOf(machine.arn, executionName);
   const clock = () => time?.now() ?? Date.now();
   let lambdaInvocations = 0;
   let lambdaMilliseconds = 0;
@@ -352,6 +394,11 @@ export async function runExecution(options: RunOptions): Promise<ExecutionOutcom
   // Stopped before it began (Ctrl-C during set-up): it ends ABORTED having run nothing.
   if (options.signal?.aborted) onAbort();
 
+  const waitingFor = (type: string, state: { name: string; type: string; input?: unknown } | undefined) => {
+    const definition =
+      type === "StateEntered" && state?.type === "Wait" ? machine.waitStates.get(state.name) : undefined;
+    return definition ? waitSeconds(definition, state?.input, clock()) : undefined;
+  };
   let historyEvents = 0;
   let stateTransitions = 0;
   let failure: { error?: string; cause?: string } = {};
@@ -425,6 +472,7 @@ export async function runExecution(options: RunOptions): Promise<ExecutionOutcom
         cause: "Cause" in event ? String(event.Cause) : undefined,
         at: clock(),
         index,
+        waitSeconds: waitingFor(event.type, state),
       });
     }
   })();

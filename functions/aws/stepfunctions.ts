@@ -7,6 +7,7 @@ import {
   SFNClient,
   StartExecutionCommand,
 } from "@aws-sdk/client-sfn";
+import { executionArnOf } from "../engine/names";
 import { clientFor, sdkClientDefaults } from "./clients";
 import { callAws } from "./errors";
 
@@ -67,10 +68,6 @@ export async function describeExecutionIfAny(executionArn: string) {
     throw error;
   }
 }
-
-/** The ARN of a state machine's execution of a given name. */
-export const executionArnOf = (stateMachineArn: string, name: string) =>
-  `${stateMachineArn.replace(":stateMachine:", ":execution:")}:${name}`;
 
 /** ARNs and names of the running executions of a state machine (every page). */
 export async function listRunningExecutions(

@@ -30,3 +30,7 @@ executionName.within = (length: number, ...parts: string[]): string => {
 
 /** A compact UTC timestamp for names: 20261123T0900. */
 export const nameTime = (at: Date) => at.toISOString().replace(/[-:]/g, "").slice(0, 13);
+
+/** The ARN of a state machine's execution of a given name. */
+export const executionArnOf = (stateMachineArn: string, name: string) =>
+  `${stateMachineArn.replace(":stateMachine:", ":execution:")}:${name}`;

@@ -1,6 +1,7 @@
 import * as z from "zod";
 import { publishEvent } from "../aws/events";
-import { describeExecutionIfAny, executionArnOf } from "../aws/stepfunctions";
+import { describeExecutionIfAny } from "../aws/stepfunctions";
+import { executionArnOf } from "../engine/names";
 import { FailureSchema } from "../engine/schemas";
 import { config, required } from "../runtime/config";
 import { phoenixHandler } from "../runtime/handler";
