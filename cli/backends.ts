@@ -26,8 +26,7 @@ import { type HereOptions, HereRunner } from "../local/here";
 import { loadScenario } from "../local/scenario";
 import { resolveInstanceRefs } from "../local/scenario-run";
 import { Simulation } from "../local/simulation";
-import { readStack } from "../local/stack";
-import { loadStateMachine, waitSeconds } from "../local/state-machine";
+import type { ExecutionOutcome } from "../local/state-machine";
 import { describeQuarantineStep, describeReplaceStep, formatDuration, Timeline } from "../local/timeline";
 import type { SweepResult } from "./render";
 
@@ -99,17 +98,9 @@ export async function localBackend(scenarioName: string): Promise<Backend & { si
   const follow = async (machine: string, name: string, input: unknown, print: Print): Promise<Outcome> => {
     const timeline = new Timeline(simulation.world, print);
     simulation.world.onLog(timeline.onWorldLog);
-    const outcome = await simulation.run(machine, input, {
-      executionName: name,
-      onEvent: timeline.onExecutionEvent,
-    });
-    return {
-      status: outcome.status,
-      error: outcome.error,
-      cause: outcome.cause,
-      summary: summarize(outcome.output),
-      output: outcome.output,
-    };
+    return outcomeOf(
+      await simulation.run(machine, input, { executionName: name, onEvent: timeline.onExecutionEvent }),
+    );
   };
   return {
     async sweepPlan() {
@@ -124,7 +115,10 @@ export async function localBackend(scenarioName: string): Promise<Backend & { si
       simulation.onExecutionEvent(timeline.onExecutionEvent);
       const result = (await simulation.invoke("sweepFleet", simulation.scheduledEvent())) as SweepResult;
       await simulation.idle();
-      return { result, outcomes: sweepOutcomes(result, [...simulation.executions.values()]) };
+      const ended = [...simulation.executions.values()].flatMap((execution) =>
+        execution.outcome ? [[execution.name, execution.outcome] as const] : [],
+      );
+      return { result, outcomes: sweepOutcomes(result, new Map(ended)) };
     },
     fleet: readFleetInputs,
     replace: (request, print) =>
@@ -143,24 +137,26 @@ export async function localBackend(scenarioName: string): Promise<Backend & { si
   };
 }
 
-/** The outcome of each replacement a sweep started, from the executions that ran it. */
-function sweepOutcomes(
-  result: SweepResult,
-  executions: { name: string; status: string; output?: string; error?: string; cause?: string }[],
-): Outcome[] {
+/** What the CLI says of an execution that ended (prefixed with its group, for a sweep's). */
+function outcomeOf(
+  ended: { status: string; error?: string; cause?: string; output?: unknown },
+  groupName?: string,
+): Outcome {
+  const summary = summarize(ended.output);
+  return {
+    status: ended.status,
+    error: ended.error,
+    cause: ended.cause,
+    summary: groupName ? `${groupName}: ${summary}` : summary,
+    output: ended.output,
+  };
+}
+
+/** The outcome of each replacement a sweep started, from the executions that ran it (by name). */
+function sweepOutcomes(result: SweepResult, ended: Map<string, ExecutionOutcome>): Outcome[] {
   return (result.replacements ?? []).flatMap((started) => {
-    const execution = executions.find((item) => item.name === started.executionName);
-    if (!execution) return [];
-    const output = execution.output ? JSON.parse(execution.output) : undefined;
-    return [
-      {
-        status: execution.status,
-        error: execution.error,
-        cause: execution.cause,
-        summary: `${started.groupName}: ${summarize(output)}`,
-        output,
-      },
-    ];
+    const outcome = ended.get(started.executionName);
+    return outcome ? [outcomeOf(outcome, started.groupName)] : [];
   });
 }
 
@@ -171,20 +167,13 @@ function sweepOutcomes(
 export async function hereBackend(options: HereOptions): Promise<Backend & { runner: HereRunner }> {
   const runner = await HereRunner.open(options);
   const clock = () => options.time?.now() ?? Date.now();
-  const waitStates = new Map(
-    [...readStack().stateMachines.values()].flatMap((machine) => [
-      ...loadStateMachine(machine.file).waitStates.entries(),
-    ]),
-  );
   let printTo: Print | undefined;
   const timeline = new Timeline(undefined, (line) => printTo?.(line), clock);
   runner.onExecutionEvent(timeline.onExecutionEvent);
   // Real waits are long: say what the run is waiting for.
   runner.onExecutionEvent((event) => {
-    if (event.type !== "StateEntered" || event.stateType !== "Wait" || !event.stateName) return;
-    const definition = waitStates.get(event.stateName);
-    const seconds = definition ? waitSeconds(definition, event.input, clock()) : 0;
-    if (seconds >= 5) printTo?.(`          waiting ${formatDuration(seconds)} (${event.stateName})`);
+    if (event.waitSeconds !== undefined && event.waitSeconds >= 5)
+      printTo?.(`          waiting ${formatDuration(event.waitSeconds)} (${event.stateName})`);
   });
   const note = (print: Print) => {
     if (runner.stateDir)
@@ -210,13 +199,7 @@ export async function hereBackend(options: HereOptions): Promise<Backend & { run
       outcome = await child.done;
     }
     await runner.idle();
-    return {
-      status: outcome.status,
-      error: outcome.error,
-      cause: outcome.cause,
-      summary: summarize(outcome.output),
-      output: outcome.output,
-    };
+    return outcomeOf(outcome);
   };
   const scheduled = () => ({
     version: "0",
@@ -236,19 +219,12 @@ export async function hereBackend(options: HereOptions): Promise<Backend & { run
       note(print);
       const result = (await runner.invoke("sweepFleet", scheduled())) as SweepResult;
       await runner.idle();
-      const executions = await Promise.all(
-        [...runner.executions.values()].map(async (execution) => {
-          const outcome = await execution.done;
-          return {
-            name: execution.name,
-            status: outcome.status,
-            output: outcome.output === undefined ? undefined : JSON.stringify(outcome.output),
-            error: outcome.error,
-            cause: outcome.cause,
-          };
-        }),
+      const ended = await Promise.all(
+        [...runner.executions.values()].map(
+          async (execution) => [execution.name, await execution.done] as const,
+        ),
       );
-      return { result, outcomes: sweepOutcomes(result, executions) };
+      return { result, outcomes: sweepOutcomes(result, new Map(ended)) };
     },
     fleet: readFleetInputs,
     replace: (request, print) =>
@@ -345,15 +321,7 @@ export function deployedBackend(stage: string): Backend {
         }
       }
       const execution = await describeExecution(executionArn);
-      if (execution.status !== "RUNNING") {
-        return {
-          status: execution.status,
-          error: execution.error,
-          cause: execution.cause,
-          summary: summarize(execution.output),
-          output: execution.output,
-        };
-      }
+      if (execution.status !== "RUNNING") return outcomeOf(execution);
       await new Promise((resolve) => setTimeout(resolve, FOLLOW_INTERVAL_MS));
     }
   };
@@ -364,7 +332,7 @@ export function deployedBackend(stage: string): Backend {
         executionId: `dry-run:${name}`,
         request,
       })) as { plan?: unknown };
-      return { status: "SUCCEEDED", summary: summarize(plan), output: plan };
+      return outcomeOf({ status: "SUCCEEDED", output: plan });
     } catch (error) {
       return { status: "FAILED", error: (error as Error).name, cause: (error as Error).message, summary: "" };
     }

@@ -6,8 +6,8 @@ import { SFNClient } from "@aws-sdk/client-sfn";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, describe, expect, it } from "vitest";
 import { deployedBackend } from "../../cli/backends";
-import { runPhoenix } from "../../cli/program";
 import { useClients } from "../../functions/aws/clients";
+import { runCaptured } from "../run-phoenix";
 
 const plan = {
   groupName: "web-prod",
@@ -27,12 +27,7 @@ async function phoenix(args: string[]) {
     return { StatusCode: 200, Payload: new TextEncoder().encode(JSON.stringify(output)) };
   });
   useClients({ lambda: lambda as never, sfn: sfn as never });
-  let stdout = "";
-  const code = await runPhoenix(
-    args,
-    { out: (text) => (stdout += text), err: () => {}, color: false },
-    async (target) => deployedBackend(target.stage),
-  );
+  const { code, stdout } = await runCaptured(args, async (target) => deployedBackend(target.stage));
   // What the mocks were sent, as "service:Operation".
   const calls = [
     ...lambda

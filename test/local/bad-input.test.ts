@@ -5,10 +5,10 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { localBackend } from "../../cli/backends";
-import { runPhoenix } from "../../cli/program";
 import { loadScenario } from "../../local/scenario";
 import { Simulation } from "../../local/simulation";
 import { REPO_ROOT } from "../../local/stack";
+import { runCaptured } from "../run-phoenix";
 
 const sample = (name: string) =>
   JSON.parse(readFileSync(join(REPO_ROOT, "events", "triggers", `${name}.json`), "utf8"));
@@ -245,27 +245,13 @@ describe("bad input changes nothing", () => {
 
 /** Runs `phoenix <args> --local --scenario <scenario>` in-process; returns its exit code, output and calls. */
 async function phoenix(scenario: string, ...args: string[]) {
-  let stderr = "";
-  let stdout = "";
   let sim: Simulation | undefined;
-  const code = await runPhoenix(
-    [...args, "--local", "--scenario", scenario],
-    {
-      out: (text) => {
-        stdout += text;
-      },
-      err: (text) => {
-        stderr += text;
-      },
-      color: false,
-    },
-    async (target) => {
-      const backend = await localBackend(target.scenario);
-      sim = backend.simulation;
-      return backend;
-    },
-  );
-  return { code, stdout, stderr, mutating: sim?.mutatingCalls().map((call) => call.operation) ?? [] };
+  const run = await runCaptured([...args, "--local", "--scenario", scenario], async (target) => {
+    const backend = await localBackend(target.scenario);
+    sim = backend.simulation;
+    return backend;
+  });
+  return { ...run, mutating: sim?.mutatingCalls().map((call) => call.operation) ?? [] };
 }
 
 describe("bad CLI commands change nothing", () => {

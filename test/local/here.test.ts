@@ -10,7 +10,6 @@ import { join } from "node:path";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { hereBackend } from "../../cli/backends";
-import { runPhoenix } from "../../cli/program";
 import { resetCreatedClients, useClients } from "../../functions/aws/clients";
 import { describeInstances } from "../../functions/aws/ec2";
 import { readGroup } from "../../functions/aws/fleet";
@@ -18,6 +17,7 @@ import { type HereOptions, HereRunner, INTERRUPTIBLE_TASKS } from "../../local/h
 import { loadScenario } from "../../local/scenario";
 import { Simulation } from "../../local/simulation";
 import { loadStateMachine } from "../../local/state-machine";
+import { runCaptured } from "../run-phoenix";
 
 const NEW_IMAGE = "ami-0c1d2e3f4a5b60002";
 
@@ -39,32 +39,17 @@ async function phoenixHere(
     stateDir?: string;
   } = {},
 ) {
-  let stdout = "";
-  let stderr = "";
-  const code = await runPhoenix(
-    [...args, "--here"],
-    {
-      out: (text) => {
-        stdout += text;
-      },
-      err: (text) => {
-        stderr += text;
-      },
-      color: false,
-    },
-    async (target) => {
-      const backend = await hereBackend({
-        clients: options.clients ?? sim.clients,
-        stateDir: options.stateDir,
-        time: simulatedTime(sim),
-        table: target.table,
-        interrupt: options.interrupt,
-      });
-      if (options.watch) backend.runner.onExecutionEvent(options.watch);
-      return backend;
-    },
-  );
-  return { code, stdout, stderr };
+  return runCaptured([...args, "--here"], async (target) => {
+    const backend = await hereBackend({
+      clients: options.clients ?? sim.clients,
+      stateDir: options.stateDir,
+      time: simulatedTime(sim),
+      table: target.table,
+      interrupt: options.interrupt,
+    });
+    if (options.watch) backend.runner.onExecutionEvent(options.watch);
+    return backend;
+  });
 }
 
 describe("phoenix replace --here", () => {
@@ -293,11 +278,8 @@ describe("pull mode and the AWS configuration", () => {
         AWS_SHARED_CREDENTIALS_FILE: "/nonexistent",
       };
       for (const name of unset) delete process.env[name];
-      let stderr = "";
-      const code = await runPhoenix(
-        ["replace", "web-prod", "--here"],
-        { out: () => {}, err: (text) => (stderr += text), color: false },
-        (target) => hereBackend({ table: target.table }),
+      const { code, stderr } = await runCaptured(["replace", "web-prod", "--here"], (target) =>
+        hereBackend({ table: target.table }),
       );
       expect(code, missing).toBe(2);
       expect(stderr, missing).toContain(says);
