@@ -1,20 +1,10 @@
-import { GetItemCommand, PutItemCommand } from "@aws-sdk/client-dynamodb";
+import { PutItemCommand } from "@aws-sdk/client-dynamodb";
 import { type ChannelHead, channelHeadKey } from "../engine/images";
-import { conditionalWrite, dynamodb } from "./dynamodb";
-import { callAws } from "./errors";
+import { conditionalWrite, dynamodb, getItem } from "./dynamodb";
 
 /** The newest image announced on a channel, if any was. */
 export async function readChannelHead(tableName: string, channel: string): Promise<ChannelHead | undefined> {
-  const response = await callAws("GetItem", () =>
-    dynamodb().send(
-      new GetItemCommand({
-        TableName: tableName,
-        Key: { id: { S: channelHeadKey(channel) } },
-        ConsistentRead: true,
-      }),
-    ),
-  );
-  const item = response.Item;
+  const item = await getItem(tableName, channelHeadKey(channel));
   if (!item?.imageId?.S || !item.publishedAt?.S) return undefined;
   return { channel, imageId: item.imageId.S, publishedAt: item.publishedAt.S };
 }

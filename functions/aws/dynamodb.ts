@@ -1,4 +1,9 @@
-import { ConditionalCheckFailedException, DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import {
+  type AttributeValue,
+  ConditionalCheckFailedException,
+  DynamoDBClient,
+  GetItemCommand,
+} from "@aws-sdk/client-dynamodb";
 import { clientFor, sdkClientDefaults } from "./clients";
 import { callAws } from "./errors";
 
@@ -34,4 +39,17 @@ export async function conditionalWrite(operation: string, write: () => Promise<u
       throw error;
     }
   });
+}
+
+/** Reads one item of Phoenix's table by its id, consistently (locks and heads must not be read stale). */
+export async function getItem(
+  tableName: string,
+  id: string,
+): Promise<Record<string, AttributeValue> | undefined> {
+  const response = await callAws("GetItem", () =>
+    dynamodb().send(
+      new GetItemCommand({ TableName: tableName, Key: { id: { S: id } }, ConsistentRead: true }),
+    ),
+  );
+  return response.Item;
 }

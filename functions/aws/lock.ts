@@ -1,13 +1,12 @@
 import {
   BatchGetItemCommand,
   DeleteItemCommand,
-  GetItemCommand,
   PutItemCommand,
   UpdateItemCommand,
 } from "@aws-sdk/client-dynamodb";
 import { ReplacementInProgressError } from "../engine/errors";
 import { type GroupLock, groupLockKey } from "../engine/lock";
-import { conditionalWrite, dynamodb } from "./dynamodb";
+import { conditionalWrite, dynamodb, getItem } from "./dynamodb";
 import { callAws } from "./errors";
 
 /** Groups among `groupNames` whose lock is held by an unexpired lease (one BatchGetItem per 100 groups). */
@@ -40,16 +39,7 @@ export async function readLockedGroups(
 
 /** Reads who holds a group's lock, if anyone. */
 export async function readGroupLock(tableName: string, groupName: string): Promise<GroupLock | undefined> {
-  const response = await callAws("GetItem", () =>
-    dynamodb().send(
-      new GetItemCommand({
-        TableName: tableName,
-        Key: { id: { S: groupLockKey(groupName) } },
-        ConsistentRead: true,
-      }),
-    ),
-  );
-  const item = response.Item;
+  const item = await getItem(tableName, groupLockKey(groupName));
   if (!item) return undefined;
   return {
     groupName,

@@ -1,9 +1,8 @@
 // The durable record of each quarantine, in the stack's DynamoDB table: what the instance looked like before
 // isolation (so release can restore it), its evidence, and its manifest. Written before anything is changed.
-import { GetItemCommand, PutItemCommand } from "@aws-sdk/client-dynamodb";
+import { PutItemCommand } from "@aws-sdk/client-dynamodb";
 import { AlreadyQuarantinedError, type EvidenceManifest, type SuspectInstance } from "../engine/quarantine";
-import { conditionalWrite, dynamodb } from "./dynamodb";
-import { callAws } from "./errors";
+import { conditionalWrite, dynamodb, getItem } from "./dynamodb";
 
 /** One instance's quarantine, as stored. */
 export interface QuarantineRecord {
@@ -21,17 +20,15 @@ export interface QuarantineRecord {
   updatedAt: string;
 }
 
-const key = (instanceId: string) => ({ id: { S: `quarantine#${instanceId}` } });
+const recordId = (instanceId: string) => `quarantine#${instanceId}`;
+const key = (instanceId: string) => ({ id: { S: recordId(instanceId) } });
 
 /** Reads an instance's quarantine record, if it has one. */
 export async function readQuarantineRecord(
   tableName: string,
   instanceId: string,
 ): Promise<QuarantineRecord | undefined> {
-  const response = await callAws("GetItem", () =>
-    dynamodb().send(new GetItemCommand({ TableName: tableName, Key: key(instanceId), ConsistentRead: true })),
-  );
-  const text = response.Item?.record?.S;
+  const text = (await getItem(tableName, recordId(instanceId)))?.record?.S;
   return text ? (JSON.parse(text) as QuarantineRecord) : undefined;
 }
 

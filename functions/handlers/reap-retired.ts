@@ -40,8 +40,9 @@ async function reapStep({
     await findTaggedInstances(RETIRING_TAG, executionId),
   ];
   const { terminate, waiting } = planReap(retiring, group);
+  const stillWaiting = new Set(waiting);
   const drainedIn = secondsUntilDrained(
-    retiring.filter((instance) => waiting.includes(instance.instanceId)),
+    retiring.filter((instance) => stillWaiting.has(instance.instanceId)),
     drainSeconds,
     at,
   );

@@ -73,6 +73,7 @@ async function sweepStep(input: z.output<typeof SweepInputSchema>) {
     const instanceIds = decision.instances.map((instance) => instance.instanceId);
     const reason = sweepReason(decision.instances);
     const policy = groupPolicy(group.tags);
+    const started = { groupName: decision.groupName, executionName: name, reason, instanceIds };
     if (input.dryRun) {
       const waves = planReplacement({
         group,
@@ -84,10 +85,7 @@ async function sweepStep(input: z.output<typeof SweepInputSchema>) {
         now: at,
       });
       replacements.push({
-        groupName: decision.groupName,
-        executionName: name,
-        reason,
-        instanceIds,
+        ...started,
         waves: waves.waves,
         estimate: waves.estimate,
         capacity: waves.capacity,
@@ -108,13 +106,7 @@ async function sweepStep(input: z.output<typeof SweepInputSchema>) {
       count: instanceIds.length,
       now: at,
     });
-    replacements.push({
-      groupName: decision.groupName,
-      executionName: name,
-      reason,
-      instanceIds,
-      ...execution,
-    });
+    replacements.push({ ...started, ...execution });
   }
   metrics.addMetric("ReplacementsStarted", MetricUnit.Count, input.dryRun ? 0 : replacements.length);
   const result = { dryRun: input.dryRun, plan, stats, replacements };

@@ -651,26 +651,13 @@ const isolationRoutes: Route[] = [
   }),
   route("ec2", "AssociateIamInstanceProfile", "ec2:mutate", true, (world, input) => {
     const instance = world.requireInstance(input.InstanceId);
-    const arn =
-      input.IamInstanceProfile?.Arn ??
-      `arn:aws:iam::${world.accountId}:instance-profile/${input.IamInstanceProfile?.Name}`;
-    if (!world.instanceProfiles.has(arn))
-      throw new SimAwsError(
-        "InvalidParameterValue",
-        `Value (${arn}) for parameter iamInstanceProfile.arn is invalid`,
-      );
+    const arn = knownInstanceProfile(world, input.IamInstanceProfile);
     if (instance.iamInstanceProfile)
       throw new SimAwsError(
         "IncorrectState",
         `There is an existing association for instance ${instance.instanceId}`,
       );
-    instance.iamInstanceProfile = { arn, associationId: world.newId("iip-assoc") };
-    return {
-      IamInstanceProfileAssociation: {
-        AssociationId: instance.iamInstanceProfile.associationId,
-        InstanceId: instance.instanceId,
-      },
-    };
+    return associateInstanceProfile(world, instance, arn);
   }),
   route("ec2", "ReplaceIamInstanceProfileAssociation", "ec2:mutate", true, (world, input) => {
     const instance = [...world.instances.values()].find(
@@ -681,21 +668,7 @@ const isolationRoutes: Route[] = [
         "InvalidAssociationID.NotFound",
         `The association ID '${input.AssociationId}' does not exist`,
       );
-    const arn =
-      input.IamInstanceProfile?.Arn ??
-      `arn:aws:iam::${world.accountId}:instance-profile/${input.IamInstanceProfile?.Name}`;
-    if (!world.instanceProfiles.has(arn))
-      throw new SimAwsError(
-        "InvalidParameterValue",
-        `Value (${arn}) for parameter iamInstanceProfile.arn is invalid`,
-      );
-    instance.iamInstanceProfile = { arn, associationId: world.newId("iip-assoc") };
-    return {
-      IamInstanceProfileAssociation: {
-        AssociationId: instance.iamInstanceProfile.associationId,
-        InstanceId: instance.instanceId,
-      },
-    };
+    return associateInstanceProfile(world, instance, knownInstanceProfile(world, input.IamInstanceProfile));
   }),
   route("ec2", "ModifyInstanceAttribute", "ec2:mutate", true, (world, input) => {
     const instance = world.requireInstance(input.InstanceId);
@@ -1072,6 +1045,28 @@ const imageRoutes: Route[] = [
     };
   }),
 ];
+
+/** The ARN of an instance profile given by ARN or name, which must exist (EC2's InvalidParameterValue otherwise). */
+function knownInstanceProfile(world: SimWorld, profile: { Arn?: string; Name?: string } | undefined): string {
+  const arn = profile?.Arn ?? `arn:aws:iam::${world.accountId}:instance-profile/${profile?.Name}`;
+  if (!world.instanceProfiles.has(arn))
+    throw new SimAwsError(
+      "InvalidParameterValue",
+      `Value (${arn}) for parameter iamInstanceProfile.arn is invalid`,
+    );
+  return arn;
+}
+
+/** Gives an instance a profile under a new association, answered as EC2 answers it. */
+function associateInstanceProfile(world: SimWorld, instance: SimInstance, arn: string) {
+  instance.iamInstanceProfile = { arn, associationId: world.newId("iip-assoc") };
+  return {
+    IamInstanceProfileAssociation: {
+      AssociationId: instance.iamInstanceProfile.associationId,
+      InstanceId: instance.instanceId,
+    },
+  };
+}
 
 /** Every simulated operation. */
 export const ROUTES: Route[] = [
