@@ -287,7 +287,7 @@ async function coldStartSection(): Promise<ColdStart[]> {
   const largest = Math.max(...results.map((result) => result.bundleBytes));
   const slowest = Math.max(...results.map((result) => result.initMedianMs));
   console.log(
-    `Largest bundle ${(largest / 1024).toFixed(1)} KiB (target < 500), slowest median init ${slowest.toFixed(1)} ms (target < 150).`,
+    `Largest bundle ${largest.toLocaleString("en-US")} bytes (target < 500 KiB = 512,000 bytes), slowest median init ${slowest.toFixed(1)} ms (target < 150).`,
   );
   return results;
 }

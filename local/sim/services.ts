@@ -638,14 +638,7 @@ const isolationRoutes: Route[] = [
     };
   }),
   route("ec2", "DisassociateIamInstanceProfile", "ec2:mutate", true, (world, input) => {
-    const instance = [...world.instances.values()].find(
-      (item) => item.iamInstanceProfile?.associationId === input.AssociationId,
-    );
-    if (!instance)
-      throw new SimAwsError(
-        "InvalidAssociationID.NotFound",
-        `The association ID '${input.AssociationId}' does not exist`,
-      );
+    const instance = instanceWithAssociation(world, input.AssociationId);
     instance.iamInstanceProfile = undefined;
     return {};
   }),
@@ -660,14 +653,7 @@ const isolationRoutes: Route[] = [
     return associateInstanceProfile(world, instance, arn);
   }),
   route("ec2", "ReplaceIamInstanceProfileAssociation", "ec2:mutate", true, (world, input) => {
-    const instance = [...world.instances.values()].find(
-      (item) => item.iamInstanceProfile?.associationId === input.AssociationId,
-    );
-    if (!instance)
-      throw new SimAwsError(
-        "InvalidAssociationID.NotFound",
-        `The association ID '${input.AssociationId}' does not exist`,
-      );
+    const instance = instanceWithAssociation(world, input.AssociationId);
     return associateInstanceProfile(world, instance, knownInstanceProfile(world, input.IamInstanceProfile));
   }),
   route("ec2", "ModifyInstanceAttribute", "ec2:mutate", true, (world, input) => {
@@ -1055,6 +1041,19 @@ function knownInstanceProfile(world: SimWorld, profile: { Arn?: string; Name?: s
       `Value (${arn}) for parameter iamInstanceProfile.arn is invalid`,
     );
   return arn;
+}
+
+/** The instance an instance-profile association belongs to (EC2's InvalidAssociationID.NotFound otherwise). */
+function instanceWithAssociation(world: SimWorld, associationId: string): SimInstance {
+  const instance = [...world.instances.values()].find(
+    (item) => item.iamInstanceProfile?.associationId === associationId,
+  );
+  if (!instance)
+    throw new SimAwsError(
+      "InvalidAssociationID.NotFound",
+      `The association ID '${associationId}' does not exist`,
+    );
+  return instance;
 }
 
 /** Gives an instance a profile under a new association, answered as EC2 answers it. */
