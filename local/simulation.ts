@@ -12,16 +12,14 @@ import { createSimClients, type SimCall } from "./sim/clients";
 import { type EmbeddedDynamoDb, startEmbeddedDynamoDb } from "./sim/dynamodb";
 import { matchesPattern } from "./sim/event-patterns";
 import { Observer } from "./sim/observer";
+import type { Route } from "./sim/routes";
 import { SimScheduler } from "./sim/scheduler";
-import type { Route } from "./sim/services";
 import { SimAwsError, type SimWorld } from "./sim/world";
 import { LOCAL_ACCOUNT, LOCAL_REGION, readStack, stateMachineByArn, stateMachineByFile } from "./stack";
 import {
   type ExecutionEvent,
   type ExecutionOutcome,
   importHandler,
-  type LambdaHandler,
-  type LoadedStateMachine,
   lambdaContext,
   machineLoader,
   type RunOptions,

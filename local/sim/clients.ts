@@ -9,7 +9,7 @@ import * as SSM from "@aws-sdk/client-ssm";
 import { mockClient } from "aws-sdk-client-mock";
 import type { ClientName } from "../../functions/aws/clients";
 import type { HttpProber } from "../../functions/aws/http-probe";
-import { ROUTES, type Route } from "./services";
+import { ROUTES, type Route } from "./routes";
 import { SimAwsError, type SimWorld } from "./world";
 
 // Each service's SDK client class, its command module and its exception base class.

@@ -1,0 +1,254 @@
+// EC2 instances and launch templates: describing instances, launch template versions, instance attributes,
+// tags and termination.
+import type { SimInstance, SimTemplateVersion } from "../model";
+import { SimAwsError, type SimWorld } from "../world";
+import { page, type Route, route, tagList } from "./route";
+
+const EC2_STATE_CODES: Record<string, number> = {
+  pending: 0,
+  running: 16,
+  "shutting-down": 32,
+  terminated: 48,
+  stopping: 64,
+  stopped: 80,
+};
+
+function describeInstance(world: SimWorld, instance: SimInstance) {
+  const groupRef = (id: string) => ({ GroupId: id, GroupName: world.securityGroups.get(id)?.groupName });
+  const gone = instance.state === "terminated";
+  return {
+    InstanceId: instance.instanceId,
+    ImageId: instance.imageId,
+    InstanceType: instance.instanceType,
+    LaunchTime: new Date(instance.launchTime),
+    State: { Code: EC2_STATE_CODES[instance.state], Name: instance.state },
+    PrivateIpAddress: gone ? undefined : instance.privateIpAddress,
+    Placement: { AvailabilityZone: instance.availabilityZone },
+    VpcId: gone ? undefined : instance.vpcId,
+    SubnetId: gone ? undefined : instance.subnetId,
+    SecurityGroups: gone
+      ? []
+      : [...new Set(instance.networkInterfaces.flatMap((eni) => eni.groups))].map(groupRef),
+    NetworkInterfaces: gone
+      ? []
+      : instance.networkInterfaces.map((eni) => ({
+          NetworkInterfaceId: eni.networkInterfaceId,
+          PrivateIpAddress: eni.privateIpAddress,
+          Groups: eni.groups.map(groupRef),
+          Association: eni.association ? { PublicIp: eni.association.publicIp } : undefined,
+        })),
+    IamInstanceProfile: instance.iamInstanceProfile
+      ? { Arn: instance.iamInstanceProfile.arn, Id: `AIPA${instance.instanceId.slice(2, 18).toUpperCase()}` }
+      : undefined,
+    BlockDeviceMappings: instance.volumes.map((volume) => ({
+      DeviceName: volume.deviceName,
+      Ebs: { VolumeId: volume.volumeId, DeleteOnTermination: volume.deleteOnTermination, Status: "attached" },
+    })),
+    Tags: tagList(instance.tags),
+  };
+}
+
+function instanceMatches(
+  instance: SimInstance,
+  filters: { Name?: string; Values?: string[] }[] | undefined,
+): boolean {
+  return (filters ?? []).every((filter) => {
+    const values = filter.Values ?? [];
+    if (filter.Name === "instance-id") return values.includes(instance.instanceId);
+    if (filter.Name === "instance-state-name") return values.includes(instance.state);
+    if (filter.Name === "image-id") return values.includes(instance.imageId);
+    if (filter.Name?.startsWith("tag:")) {
+      const value = instance.tags.get(filter.Name.slice(4));
+      return value !== undefined && values.includes(value);
+    }
+    if (filter.Name === "tag-key") return values.some((key) => instance.tags.has(key));
+    throw new SimAwsError("InvalidParameterValue", `The filter '${filter.Name}' is invalid`);
+  });
+}
+
+function launchTemplateOf(
+  world: SimWorld,
+  input: { LaunchTemplateId?: string; LaunchTemplateName?: string },
+) {
+  const template = input.LaunchTemplateId
+    ? world.launchTemplates.get(input.LaunchTemplateId)
+    : [...world.launchTemplates.values()].find(
+        (item) => item.launchTemplateName === input.LaunchTemplateName,
+      );
+  if (!template) {
+    throw new SimAwsError(
+      input.LaunchTemplateId
+        ? "InvalidLaunchTemplateId.NotFound"
+        : "InvalidLaunchTemplateName.NotFoundException",
+      `The specified launch template, with template ${input.LaunchTemplateId ? "ID" : "name"} ${input.LaunchTemplateId ?? input.LaunchTemplateName}, does not exist.`,
+    );
+  }
+  return template;
+}
+
+/** Instance, launch template, attribute, tag and termination operations. */
+export const ec2Routes: Route[] = [
+  route("ec2", "ModifyInstanceAttribute", "ec2:mutate", true, (world, input) => {
+    const instance = world.requireInstance(input.InstanceId);
+    if (input.DisableApiTermination)
+      instance.disableApiTermination = input.DisableApiTermination.Value === true;
+    if (input.InstanceInitiatedShutdownBehavior)
+      instance.shutdownBehavior = input.InstanceInitiatedShutdownBehavior.Value;
+    for (const mapping of (input.BlockDeviceMappings ?? []) as {
+      DeviceName: string;
+      Ebs?: { DeleteOnTermination?: boolean };
+    }[]) {
+      const volume = instance.volumes.find((item) => item.deviceName === mapping.DeviceName);
+      if (!volume)
+        throw new SimAwsError(
+          "InvalidInstanceAttributeValue",
+          `No device named ${mapping.DeviceName} on ${instance.instanceId}`,
+        );
+      if (mapping.Ebs?.DeleteOnTermination !== undefined)
+        volume.deleteOnTermination = mapping.Ebs.DeleteOnTermination;
+    }
+    return {};
+  }),
+  route("ec2", "DescribeInstanceAttribute", "ec2:describe", false, (world, input) => {
+    const instance = world.requireInstance(input.InstanceId);
+    if (input.Attribute === "disableApiTermination")
+      return {
+        InstanceId: instance.instanceId,
+        DisableApiTermination: { Value: instance.disableApiTermination },
+      };
+    if (input.Attribute === "instanceInitiatedShutdownBehavior")
+      return {
+        InstanceId: instance.instanceId,
+        InstanceInitiatedShutdownBehavior: { Value: instance.shutdownBehavior },
+      };
+    throw new SimAwsError(
+      "InvalidParameterValue",
+      `Attribute ${input.Attribute} is not supported by the simulator`,
+    );
+  }),
+  route("ec2", "CreateTags", "ec2:CreateTags", true, (world, input) => {
+    for (const id of input.Resources as string[]) {
+      const tags =
+        world.instances.get(id)?.tags ?? world.snapshots.get(id)?.tags ?? world.securityGroups.get(id)?.tags;
+      if (!tags) throw new SimAwsError("InvalidID", `The ID '${id}' is not valid`);
+      for (const tag of input.Tags as { Key: string; Value?: string }[]) tags.set(tag.Key, tag.Value ?? "");
+    }
+    return {};
+  }),
+  route("ec2", "DeleteTags", "ec2:CreateTags", true, (world, input) => {
+    for (const id of input.Resources as string[]) {
+      const tags = world.instances.get(id)?.tags ?? world.snapshots.get(id)?.tags;
+      for (const tag of (input.Tags ?? []) as { Key: string }[]) tags?.delete(tag.Key);
+    }
+    return {};
+  }),
+  route("ec2", "TerminateInstances", "ec2:TerminateInstances", true, (world, input) => {
+    const instances = (input.InstanceIds as string[]).map((id) => world.requireInstance(id));
+    const protectedOne = instances.find((instance) => instance.disableApiTermination);
+    if (protectedOne) {
+      throw new SimAwsError(
+        "OperationNotPermitted",
+        `The instance '${protectedOne.instanceId}' may not be terminated. Modify its 'disableApiTermination' instance attribute and try again.`,
+      );
+    }
+    const before = instances.map((instance) => instance.state);
+    for (const instance of instances) {
+      if (instance.groupName) world.terminateFromGroup(instance, "TerminateInstances");
+      else world.terminateEc2(instance);
+    }
+    return {
+      TerminatingInstances: instances.map((instance, index) => ({
+        InstanceId: instance.instanceId,
+        PreviousState: { Name: before[index] },
+        CurrentState: { Name: "shutting-down" },
+      })),
+    };
+  }),
+  route("ec2", "DescribeInstances", "ec2:describe", false, (world, input) => {
+    const ids: string[] | undefined = input.InstanceIds;
+    for (const id of ids ?? []) {
+      if (!world.instances.has(id))
+        throw new SimAwsError("InvalidInstanceID.NotFound", `The instance ID '${id}' does not exist`);
+    }
+    const instances = [...world.instances.values()]
+      .filter((instance) => !ids || ids.length === 0 || ids.includes(instance.instanceId))
+      .filter((instance) => instanceMatches(instance, input.Filters));
+    const { items, nextToken } = page(instances, input.NextToken, Math.min(input.MaxResults ?? 1000, 1000));
+    return {
+      Reservations: items.map((instance) => ({
+        ReservationId: `r-${instance.instanceId.slice(2)}`,
+        OwnerId: world.accountId,
+        Instances: [describeInstance(world, instance)],
+      })),
+      NextToken: nextToken,
+    };
+  }),
+  route("ec2", "DescribeLaunchTemplateVersions", "ec2:describe", false, (world, input) => {
+    const template = launchTemplateOf(world, input);
+    const describeVersion = (version: SimTemplateVersion) => ({
+      LaunchTemplateId: template.launchTemplateId,
+      LaunchTemplateName: template.launchTemplateName,
+      VersionNumber: version.versionNumber,
+      DefaultVersion: version.versionNumber === template.defaultVersion,
+      CreateTime: new Date(version.createdAt),
+      VersionDescription: version.description,
+      LaunchTemplateData: { ImageId: version.imageId, InstanceType: version.instanceType },
+    });
+    if (!input.Versions) {
+      const imageFilter = (input.Filters as { Name: string; Values: string[] }[] | undefined)?.find(
+        (filter) => filter.Name === "image-id",
+      );
+      return {
+        LaunchTemplateVersions: [...template.versions.values()]
+          .filter((version) => !imageFilter || imageFilter.Values.includes(version.imageId))
+          .sort((a, b) => b.versionNumber - a.versionNumber)
+          .map(describeVersion),
+      };
+    }
+    return {
+      LaunchTemplateVersions: (input.Versions as string[]).map((version) => {
+        const resolved = world.resolveVersion(template.launchTemplateId, version);
+        if (!resolved) {
+          throw new SimAwsError(
+            "InvalidLaunchTemplateId.VersionNotFound",
+            `Could not find launch template version ${version} for ${template.launchTemplateId}`,
+          );
+        }
+        return describeVersion(resolved.version);
+      }),
+    };
+  }),
+  route("ec2", "CreateLaunchTemplateVersion", "ec2:mutate", true, (world, input) => {
+    const template = launchTemplateOf(world, input);
+    const source = world.resolveVersion(template.launchTemplateId, String(input.SourceVersion ?? "$Latest"));
+    if (!source)
+      throw new SimAwsError(
+        "InvalidLaunchTemplateId.VersionNotFound",
+        `Source version ${input.SourceVersion} not found`,
+      );
+    const versionNumber = template.latestVersion + 1;
+    const version: SimTemplateVersion = {
+      versionNumber,
+      imageId: input.LaunchTemplateData?.ImageId ?? source.version.imageId,
+      instanceType: input.LaunchTemplateData?.InstanceType ?? source.version.instanceType,
+      createdAt: world.clock.now(),
+      description: input.VersionDescription,
+      securityGroupIds: input.LaunchTemplateData?.SecurityGroupIds ?? source.version.securityGroupIds,
+      iamInstanceProfileArn:
+        input.LaunchTemplateData?.IamInstanceProfile?.Arn ?? source.version.iamInstanceProfileArn,
+    };
+    template.versions.set(versionNumber, version);
+    template.latestVersion = versionNumber;
+    return {
+      LaunchTemplateVersion: {
+        LaunchTemplateId: template.launchTemplateId,
+        LaunchTemplateName: template.launchTemplateName,
+        VersionNumber: versionNumber,
+        VersionDescription: version.description,
+        LaunchTemplateData: { ImageId: version.imageId, InstanceType: version.instanceType },
+      },
+    };
+  }),
+];
+
+// ------------------------------------------------------------------ Elastic Load Balancing v2
