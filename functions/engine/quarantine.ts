@@ -4,6 +4,7 @@ import { createHash } from "node:crypto";
 import * as z from "zod";
 import { GroupNotManagedError, InvalidInputError, PhoenixError } from "./errors";
 import { InstanceIdSchema, type RolloutPolicy, RolloutPolicySchema } from "./policy";
+import { hasControlCharacters } from "./trust";
 import { type GroupSnapshot, MANAGED_TAG, QUARANTINE_TAG, type ReplacementTarget } from "./types";
 
 /** Tags Phoenix puts on a quarantined instance (besides phoenix:quarantined = the case). */
@@ -24,12 +25,24 @@ export const QUARANTINE_SUSPENDED_PROCESSES = ["ReplaceUnhealthy", "AZRebalance"
 export const QuarantineRequestSchema = z
   .object({
     instanceIds: z.array(InstanceIdSchema).min(1).max(20),
-    reason: z.string().trim().min(3, "say why, in a few words").max(256),
+    // Free text ends up in tags, logs and the evidence manifest: no control or bidirectional characters.
+    reason: z
+      .string()
+      .trim()
+      .min(3, "say why, in a few words")
+      .max(256)
+      .refine((text) => !hasControlCharacters(text), "must not contain control characters"),
     caseId: z
       .string()
       .regex(/^[A-Za-z0-9._:-]{1,64}$/, "letters, digits, '.', '_', ':' and '-' only (at most 64)")
       .optional(),
-    requestedBy: z.string().min(1).max(256).default("unknown"),
+    requestedBy: z
+      .string()
+      .trim()
+      .min(1)
+      .max(256)
+      .refine((text) => !hasControlCharacters(text), "must not contain control characters")
+      .default("unknown"),
     dryRun: z.boolean().default(false),
   })
   .strict();
