@@ -2,10 +2,12 @@
 // Both go through the same aws/ adapters and the same state machines; only the clients and the clock differ.
 import { randomUUID } from "node:crypto";
 import { ensureImageVersion, findImageVersion, resolveLaunchTemplateVersion } from "../functions/aws/ec2";
+import { putEvent } from "../functions/aws/events";
 import { readGroup, readManagedFleet } from "../functions/aws/fleet";
 import { invokeFunction } from "../functions/aws/lambda";
 import {
   describeExecution,
+  describeExecutionIfAny,
   executionHistorySince,
   findStateMachineArn,
   startNamedExecution,
@@ -15,11 +17,12 @@ import {
   LaunchTemplateVersionNotFoundError,
   PhoenixError,
 } from "../functions/engine/errors";
-import { executionName, nameTime } from "../functions/engine/names";
+import { executionArnOf, executionName, nameTime } from "../functions/engine/names";
 import { assertReplaceable } from "../functions/engine/plan";
 import type { ReplacementRequest } from "../functions/engine/policy";
-import type { QuarantineRequest } from "../functions/engine/quarantine";
+import { caseIdFor, type QuarantineRequest } from "../functions/engine/quarantine";
 import type { SweepGroupInput } from "../functions/engine/sweep";
+import { RESPONDER_SOURCE } from "../functions/engine/trust";
 import type { LaunchTemplateRef } from "../functions/engine/types";
 import { now } from "../functions/runtime/clock";
 import { type HereOptions, HereRunner } from "../local/here";
@@ -51,8 +54,8 @@ export interface Backend {
   fleet(): Promise<SweepGroupInput[]>;
   /** Starts a replacement and follows it to its end, printing its steps. */
   replace(request: ReplacementRequest, print: Print): Promise<Outcome>;
-  /** Starts a quarantine and follows it to its end, printing its steps. */
-  quarantine(request: QuarantineRequest, print: Print): Promise<Outcome>;
+  /** Starts a quarantine and follows it to its end, printing its steps (`all`: every instance of a group may go). */
+  quarantine(request: QuarantineRequest, print: Print, options?: { all?: boolean }): Promise<Outcome>;
   /** Releases or disposes of a quarantined instance (the functions of those names). */
   afterQuarantine(action: "release" | "dispose", instanceId: string, dryRun: boolean): Promise<unknown>;
   /** An instance id as given, or (simulator only) "<group>:<index>" for a member of a scenario's group. */
@@ -283,6 +286,8 @@ export async function versionForImage(groupName: string, imageId: string, dryRun
 }
 
 const FOLLOW_INTERVAL_MS = 3000;
+/** How long the CLI waits for the execution a request on the bus starts. */
+const REQUEST_PATIENCE_MS = 60_000;
 
 /** The deployed stack of a stage, through the standard AWS configuration (profile, region, endpoints). */
 export function deployedBackend(stage: string): Backend {
@@ -309,6 +314,14 @@ export function deployedBackend(stage: string): Backend {
       input,
     });
     print(`started ${executionArn}`);
+    return watch(executionArn, describe, print);
+  };
+  /** Prints an execution's finished Tasks until it ends. */
+  const watch = async (
+    executionArn: string,
+    describe: (stateName: string, input: unknown, output: unknown) => string | undefined,
+    print: Print,
+  ): Promise<Outcome> => {
     let lastId = 0;
     for (;;) {
       for (const event of await executionHistorySince(executionArn, lastId)) {
@@ -356,10 +369,36 @@ export function deployedBackend(stage: string): Backend {
         ? planOnly("planReplacement", name, request)
         : follow("replace-group", name, request, describeReplaceStep, print);
     },
-    quarantine: (request, print) =>
-      request.dryRun
-        ? planOnly("validateQuarantine", quarantineName(request), request)
-        : follow("quarantine-instance", quarantineName(request), request, describeQuarantineStep, print),
+    // A quarantine is requested on Phoenix's bus as an incident responder, so the trigger's budgets and
+    // checks apply to the CLI too; the CLI then follows the execution named after the case.
+    quarantine: async (request, print, options = {}) => {
+      if (request.dryRun) return planOnly("validateQuarantine", quarantineName(request), request);
+      const caseId = request.caseId ?? caseIdFor(request, now());
+      const bus = `phoenix-${stage}`;
+      const { dryRun: _, ...detail } = request;
+      await putEvent(bus, RESPONDER_SOURCE, "Quarantine Requested", {
+        ...detail,
+        caseId,
+        ...(options.all ? { all: true } : {}),
+      });
+      print(`requested on ${bus} as case ${caseId}`);
+      const executionArn = executionArnOf(
+        await stateMachineArn("quarantine-instance"),
+        executionName("quarantine", caseId),
+      );
+      for (let waited = 0; !(await describeExecutionIfAny(executionArn)); waited += FOLLOW_INTERVAL_MS) {
+        if (waited >= REQUEST_PATIENCE_MS)
+          return {
+            status: "FAILED",
+            error: "QuarantineNotStarted",
+            cause: `no execution for case ${caseId} within ${REQUEST_PATIENCE_MS / 1000} s: the request was refused (a "Quarantine Refused" event on ${bus} says why) or not delivered`,
+            summary: "",
+          };
+        await new Promise((resolve) => setTimeout(resolve, FOLLOW_INTERVAL_MS));
+      }
+      print(`started ${executionArn}`);
+      return watch(executionArn, describeQuarantineStep, print);
+    },
     afterQuarantine: (action, instanceId, dryRun) =>
       invokeFunction(`phoenix-${stage}-${action === "release" ? "releaseQuarantine" : "disposeQuarantine"}`, {
         instanceId,

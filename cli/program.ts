@@ -244,11 +244,12 @@ export async function runPhoenix(
         "incident case id (default: derived from the date, the instances and the reason)",
       )
       .option("--dry-run", "validate and show the plan; change nothing")
+      .option("--all", "the request may name every instance of a group (otherwise refused)")
       .option("--json", "print the result as JSON"),
   ).action(
     async (
       instances: string[],
-      options: Target & { reason?: string; case?: string; dryRun?: boolean; json?: boolean },
+      options: Target & { reason?: string; case?: string; dryRun?: boolean; all?: boolean; json?: boolean },
     ) => {
       const [first, ...rest] = instances;
       await withBackend(options, async (backend) => {
@@ -277,7 +278,9 @@ export async function runPhoenix(
           },
           "request",
         );
-        const outcome = await backend.quarantine(request, options.json ? () => {} : (line) => say(line));
+        const outcome = await backend.quarantine(request, options.json ? () => {} : (line) => say(line), {
+          all: options.all,
+        });
         if (options.json) say(JSON.stringify(outcome, null, 2));
         else say(outcome.status === "SUCCEEDED" ? `\n${outcome.summary}` : `\n${ending(outcome)}`);
         exitCode = outcome.status === "SUCCEEDED" ? 0 : 1;

@@ -10,6 +10,9 @@ process.env.POWERTOOLS_SERVICE_NAME ??= "phoenix";
 process.env.POWERTOOLS_LOG_LEVEL ??= "SILENT";
 // The lock and idempotency table inside the embedded DynamoDB (dynalite) the simulator starts.
 process.env.PHOENIX_TABLE ??= "phoenix-local";
+// The simulated account, and Phoenix's bus in it (serverless.yml names it phoenix-<stage>).
+process.env.PHOENIX_ACCOUNT_ID ??= "123456789012";
+process.env.PHOENIX_EVENT_BUS ??= "phoenix-local";
 // The local ARNs of the state machines (serverless.yml names them phoenix-<name>-<stage>; the stage is "local").
 process.env.PHOENIX_REPLACE_GROUP_ARN ??=
   "arn:aws:states:us-east-1:123456789012:stateMachine:phoenix-replace-group-local";

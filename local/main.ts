@@ -52,6 +52,9 @@ function printReport(report: ScenarioReport): void {
     `  workflow:  ${report.stepFunctions.stateTransitions} state transitions, ${report.stepFunctions.historyEvents} history events, ${report.lambdaInvocations} Lambda invocations`,
   );
   console.log(`  events:    ${report.events.join(", ") || "none"}`);
+  console.log(
+    `  IAM:       ${report.iam.authorizations} authorizations of Phoenix's calls evaluated against each function's role in the packaged template, ${report.iam.denied.length} denied${report.iam.denied.length > 0 ? `: ${report.iam.denied.join("; ")}` : ""}`,
+  );
   for (const execution of report.executions) {
     const manifests = (
       execution.output as

@@ -32,7 +32,16 @@ const LIBRARY_ACTIONS: Record<string, string[]> = {
   ],
 };
 
-/** The AWS actions a handler file can call, as IAM names ("autoscaling:SetDesiredCapacity"). */
+/**
+ * Request parameters that make AWS authorize more than the call's own action: tag-on-create
+ * (TagSpecifications) and pointing a group at a launch template (LaunchTemplate).
+ */
+const SHAPING_PARAMETERS = ["TagSpecifications", "LaunchTemplate"];
+
+/**
+ * The AWS actions a handler file can call, as IAM names ("autoscaling:SetDesiredCapacity"), plus the call
+ * shapes AWS authorizes further ("autoscaling:UpdateAutoScalingGroup[LaunchTemplate]").
+ */
 export async function calledActions(handlerFile: string): Promise<string[]> {
   const result = await build({
     entryPoints: [handlerFile],
@@ -57,8 +66,15 @@ export async function calledActions(handlerFile: string): Promise<string[]> {
       const name = imported?.trim() ?? "";
       if (!name.endsWith("Command") || !local) continue;
       // Only commands actually constructed (a type-only or unused import is not a call).
-      if (new RegExp(`new ${local.trim()}\\(`).test(code))
-        actions.add(`${prefix}:${name.slice(0, -"Command".length)}`);
+      if (!new RegExp(`new ${local.trim()}\\(`).test(code)) continue;
+      const action = `${prefix}:${name.slice(0, -"Command".length)}`;
+      actions.add(action);
+      // A call built with a parameter that AWS authorizes further (deploy/permissions.ts IMPLIED) is a call
+      // shape of its own: "action[Parameter]".
+      for (const parameter of SHAPING_PARAMETERS) {
+        if (new RegExp(`new ${local.trim()}\\(\\{(?:[^}]|\\}(?!\\)))*\\b${parameter}:`).test(code))
+          actions.add(`${action}[${parameter}]`);
+      }
     }
   }
   for (const [library, libraryActions] of Object.entries(LIBRARY_ACTIONS)) {

@@ -1,6 +1,6 @@
 // Scenarios of any size for scale tests and benchmarks: one managed group of `instances` old instances
 // behind one target group with fast health checks, whose launch template has a version 2 to roll onto.
-import { type Scenario, ScenarioSchema } from "./scenario";
+import { MANAGED_LAUNCH_TEMPLATE, MANAGED_TAGS, type Scenario, ScenarioSchema } from "./scenario";
 
 /** Options of a generated scenario. */
 export interface ScaleOptions {
@@ -24,10 +24,17 @@ export function scaleScenario(options: ScaleOptions): Scenario {
       { imageId: "ami-0c1d2e3f4a5b60001", bootSeconds: options.bootSeconds ?? [10, 40] },
       { imageId: "ami-0c1d2e3f4a5b60002", bootSeconds: options.bootSeconds ?? [10, 40] },
     ],
-    launchTemplates: [{ name: "app", versions: ["ami-0c1d2e3f4a5b60001", "ami-0c1d2e3f4a5b60002"] }],
+    launchTemplates: [
+      {
+        name: "app",
+        versions: ["ami-0c1d2e3f4a5b60001", "ami-0c1d2e3f4a5b60002"],
+        ...MANAGED_LAUNCH_TEMPLATE,
+      },
+    ],
     targetGroups: [
       {
         name: "app",
+        tags: MANAGED_TAGS,
         healthCheckIntervalSeconds: options.healthCheckIntervalSeconds ?? 5,
         healthyThresholdCount: options.healthyThresholdCount ?? 2,
         unhealthyThresholdCount: 2,

@@ -19,6 +19,8 @@ export interface ScenarioReport {
   }[];
   simulatedSeconds: number;
   wallSeconds: number;
+  /** Every call of Phoenix's functions evaluated against its role in the packaged template. */
+  iam: { authorizations: number; denied: string[] };
   groups: {
     groupName: string;
     lowestHealthyInService: number;
@@ -104,6 +106,7 @@ export async function runScenario(
         detailType: event.detailType,
         detail: event.detail,
         resources: event.resources,
+        eventBusName: event.eventBusName,
       }),
     );
   }
@@ -213,6 +216,12 @@ export async function runScenario(
     lambdaInvocations:
       outcomes.reduce((sum, outcome) => sum + outcome.lambdaInvocations, 0) + sim.invocations.length,
     events: world.events.map((event) => event.detailType),
+    iam: {
+      authorizations: sim.iam.decisions.length,
+      denied: sim.iam.denials.map(
+        (denial) => `${denial.functionKey} ${denial.request.action} on ${denial.request.resource}`,
+      ),
+    },
     invocations: sim.invocations.map((invocation) => ({
       functionKey: invocation.functionKey,
       result: invocation.result,

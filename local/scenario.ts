@@ -14,6 +14,16 @@ const range = z
 const ImageSchema = z.object({
   imageId: z.string().regex(/^ami-[0-9a-f]{8,17}$/),
   name: z.string().default(""),
+  /** Owner account; this account when absent. */
+  ownerId: z
+    .string()
+    .regex(/^\d{12}$/)
+    .optional(),
+  state: z.string().default("available"),
+  /** When EC2 created it; when absent, images are created an hour apart in the order listed, before startTime. */
+  createdAt: z.iso.datetime().optional(),
+  deprecatedAt: z.iso.datetime().optional(),
+  tags: z.record(z.string(), z.string()).default({}),
   /** A bad image boots, but its application never answers health checks. */
   good: z.boolean().default(true),
   bootSeconds: range.default([10, 40]),
@@ -33,7 +43,11 @@ const TargetGroupSchema = z.object({
   healthyThresholdCount: z.number().int().min(2).max(10).default(5),
   unhealthyThresholdCount: z.number().int().min(2).max(10).default(2),
   deregistrationDelaySeconds: z.number().int().min(0).max(3600).default(300),
+  /** Phoenix registers and deregisters targets only in target groups tagged phoenix:managed=true. */
+  tags: z.record(z.string(), z.string()).default({}),
 });
+
+const TagsSchema = z.record(z.string(), z.string());
 
 const GroupSchema = z.object({
   name: z.string().min(1),
@@ -65,6 +79,14 @@ const GroupSchema = z.object({
     .min(1),
 });
 
+/** The tags a user puts on a managed group's target groups and Elastic IPs (README "Let Phoenix manage a group"). */
+export const MANAGED_TAGS = { "phoenix:managed": "true" };
+/** A managed group's launch template: tagged, and tagging the volumes and interfaces it launches. */
+export const MANAGED_LAUNCH_TEMPLATE = {
+  tags: MANAGED_TAGS,
+  tagSpecifications: { instance: MANAGED_TAGS, volume: MANAGED_TAGS, "network-interface": MANAGED_TAGS },
+};
+
 /** A scenario file. */
 export const ScenarioSchema = z
   .object({
@@ -84,8 +106,19 @@ export const ScenarioSchema = z
           defaultVersion: z.number().int().min(1).default(1),
           /** Security groups (by name) of the instances it launches. */
           securityGroups: z.array(z.string()).default(["app"]),
-          /** Instance profile name, if any. */
+          /** Instance profile name, if any (its role has the same name). */
           instanceProfile: z.string().optional(),
+          /** The template's own tags (Phoenix adds versions only to templates tagged phoenix:managed=true). */
+          tags: TagsSchema.default({}),
+          /** TagSpecifications of every version: tags given at launch to instances, volumes, network interfaces. */
+          tagSpecifications: z
+            .object({
+              instance: TagsSchema.optional(),
+              volume: TagsSchema.optional(),
+              "network-interface": TagsSchema.optional(),
+            })
+            .strict()
+            .default({}),
         }),
       )
       .min(1),
@@ -115,7 +148,12 @@ export const ScenarioSchema = z
     /** Elastic IPs associated with chosen instances. */
     elasticIps: z
       .array(
-        z.object({ group: z.string(), instance: z.number().int().min(0).default(0), publicIp: z.string() }),
+        z.object({
+          group: z.string(),
+          instance: z.number().int().min(0).default(0),
+          publicIp: z.string(),
+          tags: TagsSchema.default({}),
+        }),
       )
       .default([]),
     targetGroups: z.array(TargetGroupSchema).default([]),
@@ -133,7 +171,17 @@ export const ScenarioSchema = z
           name: z.string(),
           version: z.string().default("1.0.0"),
           tags: z.record(z.string(), z.string()).default({}),
-          amis: z.array(z.object({ region: z.string(), image: z.string() })),
+          /** The AMIs it distributed: region, and account (this account when absent). */
+          amis: z.array(
+            z.object({
+              region: z.string(),
+              image: z.string(),
+              accountId: z
+                .string()
+                .regex(/^\d{12}$/)
+                .optional(),
+            }),
+          ),
         }),
       )
       .default([]),
@@ -150,6 +198,8 @@ export const ScenarioSchema = z
           .array(
             z.object({
               afterSeconds: z.number().min(0).default(0),
+              /** The bus: "default" (AWS services), or Phoenix's own bus ("phoenix-local" here). */
+              eventBusName: z.string().default("default"),
               source: z.string(),
               detailType: z.string(),
               detail: z.record(z.string(), z.unknown()),
@@ -202,7 +252,17 @@ export function buildWorld(scenario: Scenario): SimWorld {
     seed: scenario.seed,
     timing: scenario.timing,
   });
-  for (const image of scenario.images) world.images.set(image.imageId, image);
+  for (const [index, image] of scenario.images.entries()) {
+    world.images.set(image.imageId, {
+      ...image,
+      ownerId: image.ownerId ?? world.accountId,
+      createdAt: image.createdAt
+        ? Date.parse(image.createdAt)
+        : world.clock.now() - (scenario.images.length - index) * 3600_000,
+      deprecatedAt: image.deprecatedAt ? Date.parse(image.deprecatedAt) : undefined,
+      tags: new Map(Object.entries(image.tags)),
+    });
+  }
   const securityGroupIds = new Map<string, string>();
   const appGroup = {
     name: "app",
@@ -237,6 +297,7 @@ export function buildWorld(scenario: Scenario): SimWorld {
       launchTemplateName: template.name,
       defaultVersion: template.defaultVersion,
       latestVersion: template.versions.length,
+      tags: new Map(Object.entries(template.tags)),
       versions: new Map(
         template.versions.map((imageId, index) => [
           index + 1,
@@ -249,6 +310,7 @@ export function buildWorld(scenario: Scenario): SimWorld {
             iamInstanceProfileArn: template.instanceProfile
               ? profileArn(template.instanceProfile)
               : undefined,
+            tagSpecifications: template.tagSpecifications,
           },
         ]),
       ),
@@ -263,6 +325,7 @@ export function buildWorld(scenario: Scenario): SimWorld {
       targetGroupArn: arn,
       targetGroupName: targetGroup.name,
       targets: new Map(),
+      tags: new Map(Object.entries(targetGroup.tags)),
     });
   }
   for (const spec of scenario.groups) {
@@ -326,6 +389,7 @@ export function buildWorld(scenario: Scenario): SimWorld {
           tags: Object.fromEntries([...group.tags]),
           securityGroupIds: version.securityGroupIds,
           iamInstanceProfileArn: version.iamInstanceProfileArn,
+          tagSpecifications: version.tagSpecifications,
         });
         group.instanceIds.push(instance.instanceId);
         // Existing instances have long passed their health checks.
@@ -367,6 +431,7 @@ export function buildWorld(scenario: Scenario): SimWorld {
       associationId,
       instanceId: instance.instanceId,
       networkInterfaceId: eni?.networkInterfaceId,
+      tags: new Map(Object.entries(address.tags)),
     });
     if (eni) eni.association = { allocationId, associationId, publicIp: address.publicIp };
   }
@@ -374,7 +439,11 @@ export function buildWorld(scenario: Scenario): SimWorld {
     world.alarms.set(alarm.name, { alarmName: alarm.name, state: alarm.state });
   for (const parameter of scenario.parameters)
     world.parameters.set(parameter.name, { value: parameter.value, version: 1 });
-  for (const image of scenario.builtImages) world.builtImages.set(image.arn, image);
+  for (const image of scenario.builtImages)
+    world.builtImages.set(image.arn, {
+      ...image,
+      amis: image.amis.map((ami) => ({ ...ami, accountId: ami.accountId ?? world.accountId })),
+    });
   return world;
 }
 

@@ -10,12 +10,14 @@ import { config, resetConfig } from "../functions/runtime/config";
 import { buildWorld, type Scenario } from "./scenario";
 import { createSimClients, type SimCall } from "./sim/clients";
 import { type EmbeddedDynamoDb, startEmbeddedDynamoDb } from "./sim/dynamodb";
-import { matchesPattern } from "./sim/event-patterns";
+import { type EventRule, eventRules, matchingRules, mayPutEvent, type Sender } from "./sim/eventbridge";
+import { callingFunction, IamEnforcer } from "./sim/iam";
 import { Observer } from "./sim/observer";
-import type { Route } from "./sim/routes";
+import { stepFunctionsRoutes } from "./sim/routes/stepfunctions";
 import { SimScheduler } from "./sim/scheduler";
+import { type Deployment, deploy, packagedTemplate, type Template } from "./sim/template";
 import { SimAwsError, type SimWorld } from "./sim/world";
-import { LOCAL_ACCOUNT, LOCAL_REGION, readStack, stateMachineByArn, stateMachineByFile } from "./stack";
+import { LOCAL_ACCOUNT, LOCAL_REGION, stateMachineByArn, stateMachineByFile } from "./stack";
 import {
   type ExecutionEvent,
   type ExecutionOutcome,
@@ -54,6 +56,16 @@ export interface SimInvocation {
   error?: Error;
 }
 
+/** How Phoenix is deployed on the simulated account. */
+export interface DeployOptions {
+  /** Values of the template's CloudFormation parameters (ImagePublisherPrincipals, ...). */
+  stackParameters?: Record<string, string>;
+  /** Hears why the first run takes a while (packaging the stack). */
+  say?: (line: string) => void;
+  /** Another template than the packaged one (a test removing a statement to see a call denied). */
+  template?: Template;
+}
+
 /** Options of one execution started directly (tests, npm start). */
 export interface StartOptions {
   executionName?: string;
@@ -81,13 +93,20 @@ export class Simulation {
   duplicateDeliveries = 0;
   /** Seconds EventBridge takes to deliver an event (delivery order is not put order); none by default. */
   deliveryDelay?: (event: { detailType: string; detail: unknown }) => number;
+  /** A test that provokes denials on purpose says so; otherwise `close` fails on any. */
+  expectDenials = false;
+  /** The deployed EventBridge rules. */
+  readonly rules: EventRule[];
   private restoreSettings: () => void = () => {};
 
   private constructor(
     readonly world: SimWorld,
     clients: ReturnType<typeof createSimClients>,
     private readonly dynamodb: EmbeddedDynamoDb,
+    /** IAM of the account: every call a function makes is evaluated against its role. */
+    readonly iam: IamEnforcer,
   ) {
+    this.rules = eventRules(iam.deployment);
     this.journal = clients.journal;
     this.observer = new Observer(world);
     this.scheduler = new SimScheduler(world.clock);
@@ -99,11 +118,11 @@ export class Simulation {
   }
 
   /** Builds the scenario's account and deploys Phoenix on it, with the scenario's stack settings. */
-  static async fromScenario(scenario: Scenario): Promise<Simulation> {
+  static async fromScenario(scenario: Scenario, options: DeployOptions = {}): Promise<Simulation> {
     const saved = Object.fromEntries(Object.keys(scenario.settings).map((name) => [name, process.env[name]]));
     Object.assign(process.env, scenario.settings);
     resetConfig();
-    const simulation = await Simulation.fromWorld(buildWorld(scenario));
+    const simulation = await Simulation.fromWorld(buildWorld(scenario), options);
     simulation.restoreSettings = () => {
       for (const [name, value] of Object.entries(saved)) {
         if (value === undefined) delete process.env[name];
@@ -114,15 +133,35 @@ export class Simulation {
     return simulation;
   }
 
-  /** Deploys Phoenix on a simulated account (with an embedded DynamoDB for locks, budgets and idempotency). */
-  static async fromWorld(world: SimWorld): Promise<Simulation> {
+  /**
+   * Deploys Phoenix on a simulated account as `osls package` builds it (the packaged template's roles, rules
+   * and bus policy), with an embedded DynamoDB for locks, budgets and idempotency.
+   */
+  static async fromWorld(world: SimWorld, options: DeployOptions = {}): Promise<Simulation> {
     let simulation: Simulation | undefined;
+    const template = options.template ?? (await packagedTemplate(options.say));
+    const deployment: Deployment = deploy(template, options.stackParameters);
+    const iam = new IamEnforcer(deployment, world);
+    await iam.warm();
+    // PHOENIX_SIM_IAM=off is for measuring what evaluation costs (npm run bench:iam); the least-privilege
+    // tests fail without it, since they find no decisions.
+    const authorize =
+      process.env.PHOENIX_SIM_IAM === "off"
+        ? undefined
+        : (service: string, operation: string, input: unknown) => iam.authorize(service, operation, input);
     const clients = createSimClients(
       world,
       stepFunctionsRoutes(() => simulation as Simulation),
+      authorize,
     );
-    const dynamodb = await startEmbeddedDynamoDb(world, config().PHOENIX_TABLE, clients.journal);
-    simulation = new Simulation(world, clients, dynamodb);
+    const dynamodb = await startEmbeddedDynamoDb(
+      world,
+      config().PHOENIX_TABLE,
+      clients.journal,
+      undefined,
+      authorize,
+    );
+    simulation = new Simulation(world, clients, dynamodb, iam);
     return simulation;
   }
 
@@ -133,6 +172,13 @@ export class Simulation {
     useClock();
     this.restoreSettings();
     await this.dynamodb.close();
+    // Least privilege holds only if no call of any function was denied (unless a test provoked it).
+    if (this.iam.denials.length > 0 && !this.expectDenials) {
+      const denial = this.iam.denials[0];
+      throw new Error(
+        `IAM denied ${this.iam.denials.length} call(s) of Phoenix's functions; first: ${denial?.functionKey} ${denial?.request.action} on ${denial?.request.resource}`,
+      );
+    }
   }
 
   /** Calls `listener` with the events of every execution (timelines). */
@@ -262,9 +308,32 @@ export class Simulation {
     return execution;
   }
 
-  /** Puts one event on the simulated default bus (as PutEvents does). */
-  putEvent(event: { source: string; detailType: string; detail: unknown; resources?: string[] }): void {
-    this.world.putEvent({ ...event, eventBusName: "default" });
+  /** Puts one event on a bus (the default bus unless named), as AWS or an already authorized sender does. */
+  putEvent(event: {
+    source: string;
+    detailType: string;
+    detail: unknown;
+    resources?: string[];
+    eventBusName?: string;
+  }): void {
+    this.world.putEvent({ ...event, eventBusName: event.eventBusName ?? "default" });
+  }
+
+  /**
+   * PutEvents by someone outside Phoenix: EventBridge refuses sources starting with "aws." and whatever the
+   * sender's policies and the bus's resource policy do not allow; an accepted event goes on the bus.
+   */
+  async putEventAs(
+    sender: Sender,
+    event: { source: string; detailType: string; detail: unknown; eventBusName?: string },
+  ): Promise<{ accepted: boolean; error?: string }> {
+    const busName = event.eventBusName ?? "default";
+    // https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutEventsRequestEntry.html
+    if (event.source.startsWith("aws.")) return { accepted: false, error: "NotAuthorizedForSourceException" };
+    const verdict = await mayPutEvent(this.world, this.iam.deployment, sender, { busName, ...event });
+    if (!verdict.accepted) return { accepted: false, error: `AccessDeniedException (${verdict.result})` };
+    this.putEvent({ ...event, eventBusName: busName });
+    return { accepted: true };
   }
 
   /** Invokes a function the way Lambda would, with the event as given. */
@@ -274,7 +343,10 @@ export class Simulation {
     const id = this.scheduler.enter();
     try {
       const handler = await importHandler(functionKey);
-      invocation.result = await handler(event, lambdaContext(functionKey, randomUUID()));
+      // The function's own role is what IAM evaluates its calls against.
+      invocation.result = await callingFunction.run(functionKey, () =>
+        handler(event, lambdaContext(functionKey, randomUUID())),
+      );
       for (const listener of this.invocationListeners) listener(functionKey, invocation.result);
       return invocation.result;
     } catch (error) {
@@ -334,7 +406,13 @@ export class Simulation {
       const { machine, handlers } = await this.load(file);
       return await runExecution({
         machine,
-        handlers,
+        // Each Task runs as its function, so IAM evaluates its calls against that function's role.
+        handlers: new Map(
+          [...handlers].map(([key, handler]) => [
+            key,
+            (event: unknown, context: unknown) => callingFunction.run(key, () => handler(event, context)),
+          ]),
+        ),
         input: JSON.parse(execution.input),
         executionName: execution.name,
         onEvent: (event) => {
@@ -385,12 +463,16 @@ export class Simulation {
     throw Object.assign(new Error(JSON.stringify(description)), { name: "States.TaskFailed" });
   }
 
-  /** EventBridge: every function whose rule matches the event gets it (more than once if duplicates are on). */
+  /**
+   * EventBridge: every function whose rule on the event's bus matches it gets it (more than once if
+   * duplicates are on), as the packaged template deploys the rules.
+   */
   private routeEvent(entry: {
     source: string;
     detailType: string;
     detail: unknown;
     resources?: string[];
+    eventBusName: string;
     id: string;
     at: number;
   }): void {
@@ -405,72 +487,15 @@ export class Simulation {
       resources: entry.resources ?? [],
       detail: entry.detail,
     };
-    for (const fn of readStack().functions.values()) {
-      const matched = fn.events.some(
-        (trigger) =>
-          "eventBridge" in trigger &&
-          String(trigger.eventBridge.enabled ?? true) !== "false" &&
-          matchesPattern(trigger.eventBridge.pattern, event),
-      );
-      if (!matched) continue;
+    for (const rule of matchingRules(this.rules, entry.eventBusName, event)) {
       const delay = this.deliveryDelay?.(entry) ?? 0;
       for (let copy = 0; copy <= this.duplicateDeliveries; copy++) {
         // Asynchronous invocation: a failure is recorded, as Lambda would after its retries.
-        const deliver = () => this.track(this.invoke(fn.key, structuredClone(event)).catch(() => undefined));
+        const deliver = () =>
+          this.track(this.invoke(rule.functionKey, structuredClone(event)).catch(() => undefined));
         if (delay > 0) this.at(delay, deliver);
         else deliver();
       }
     }
   }
-}
-
-/** The simulated Step Functions API, answered by the simulation's executions. */
-function stepFunctionsRoutes(simulation: () => Simulation): Route[] {
-  const describe = (execution: SimExecution) => ({
-    executionArn: execution.executionArn,
-    stateMachineArn: execution.stateMachineArn,
-    name: execution.name,
-    status: execution.status,
-    startDate: new Date(execution.startDate),
-    stopDate: execution.stopDate === undefined ? undefined : new Date(execution.stopDate),
-    input: execution.input,
-    output: execution.output,
-    error: execution.error,
-    cause: execution.cause,
-  });
-  const find = (arn: string) => {
-    const execution = simulation().executions.get(arn);
-    if (!execution) throw new SimAwsError("ExecutionDoesNotExist", `Execution Does Not Exist: '${arn}'`);
-    return execution;
-  };
-  const route = (operation: string, mutating: boolean, answer: Route["answer"]): Route => ({
-    service: "sfn",
-    operation,
-    bucket: "sfn:api",
-    throttleCode: "ThrottlingException",
-    mutating,
-    answer,
-  });
-  return [
-    route("StartExecution", true, (_, input) => {
-      const execution = simulation().startExecution(
-        input.stateMachineArn,
-        input.name ?? randomUUID(),
-        input.input ?? "{}",
-      );
-      return { executionArn: execution.executionArn, startDate: new Date(execution.startDate) };
-    }),
-    route("DescribeExecution", false, (_, input) => describe(find(input.executionArn))),
-    route("StopExecution", true, (_, input) => {
-      const execution = find(input.executionArn);
-      if (execution.status === "RUNNING") execution.stop.abort();
-      return { stopDate: new Date(simulation().world.clock.now()) };
-    }),
-    route("ListExecutions", false, (_, input) => ({
-      executions: [...simulation().executions.values()]
-        .filter((execution) => execution.stateMachineArn === input.stateMachineArn)
-        .filter((execution) => !input.statusFilter || execution.status === input.statusFilter)
-        .map(describe),
-    })),
-  ];
 }

@@ -12,6 +12,8 @@ export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 export const LOCAL_STAGE = "local";
 export const LOCAL_REGION = "us-east-1";
 export const LOCAL_ACCOUNT = "123456789012";
+/** Phoenix's own bus in the simulated account (serverless.yml names it phoenix-<stage>). */
+export const PHOENIX_BUS = `phoenix-${LOCAL_STAGE}`;
 
 /** What triggers a function. */
 export type FunctionEvent =

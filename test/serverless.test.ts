@@ -1,43 +1,27 @@
-import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { promisify } from "node:util";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { IAM_FILE, iamFileText, type PolicyStatement, policyProblems } from "../deploy/permissions";
+import { beforeAll, describe, expect, it } from "vitest";
+import { type PolicyStatement, policyProblems, USED_RESOURCES } from "../deploy/least-privilege";
+import { IAM_FILE, IMPLIED, iamFileText } from "../deploy/permissions";
 import { actionsByFunction } from "../local/permissions";
+import { functionRoles } from "../local/sim/iam";
+import { type Deployment, deploy, packagedTemplate, resolve, type Template } from "../local/sim/template";
 import { REPO_ROOT } from "../local/state-machine";
 
-// Packages the deployable exactly as `npx osls package` does, with no credentials and no network.
-const outDir = mkdtempSync(join(tmpdir(), "phoenix-package-"));
-// biome-ignore lint/suspicious/noExplicitAny: CloudFormation template as JSON
-let template: any;
+// The deployable exactly as `npx osls package` builds it (no credentials, no network), cached until
+// serverless.yml, deploy/iam.yml or a state machine changes (local/sim/template.ts).
+let template: Template;
+let deployment: Deployment;
 
 beforeAll(async () => {
-  const env = {
-    ...process.env,
-    AWS_ACCESS_KEY_ID: "",
-    AWS_SECRET_ACCESS_KEY: "",
-    AWS_PROFILE: "",
-    SLS_TELEMETRY_DISABLED: "1",
-  };
-  await promisify(execFile)(
-    join(REPO_ROOT, "node_modules", ".bin", "osls"),
-    ["package", "--package", outDir],
-    {
-      cwd: REPO_ROOT,
-      env,
-    },
-  );
-  template = JSON.parse(readFileSync(join(outDir, "cloudformation-template-update-stack.json"), "utf8"));
-}, 120_000);
-
-afterAll(() => rmSync(outDir, { recursive: true, force: true }));
+  template = await packagedTemplate();
+  deployment = deploy(template);
+}, 600_000);
 
 describe("npx osls package", () => {
   it("writes a template with the replace-group state machine", () => {
     expect(template.Resources.ReplaceGroupStateMachine.Type).toBe("AWS::StepFunctions::StateMachine");
-    expect(template.Outputs.ReplaceGroupStateMachineArn).toBeDefined();
+    expect(template.Outputs?.ReplaceGroupStateMachineArn).toBeDefined();
   });
 
   it("declares every function the state machine references, on nodejs22.x arm64", () => {
@@ -73,38 +57,48 @@ describe("npx osls package", () => {
   });
 });
 
+/** Phoenix's own resources in the deployment: its table, bus and state machines (and their executions). */
+function ownResources(): string[] {
+  const own: string[] = [];
+  for (const [logicalId, resource] of Object.entries(template.Resources)) {
+    if (["AWS::DynamoDB::Table", "AWS::Events::EventBus"].includes(resource.Type))
+      own.push(deployment.attributeOf(logicalId, "Arn"));
+    if (resource.Type === "AWS::StepFunctions::StateMachine") {
+      const arn = deployment.refOf(logicalId);
+      own.push(arn, `${arn.replace(":stateMachine:", ":execution:")}:*`);
+    }
+  }
+  return own;
+}
+
 describe("least privilege", () => {
   it("deploy/iam.yml is what the code and the rules give today (npm run permissions -- --write)", async () => {
     expect(readFileSync(IAM_FILE, "utf8")).toBe(await iamFileText());
   });
 
-  it("every function has its own role allowing exactly what its code calls; mutations only on managed resources", async () => {
+  it("every function has its own role allowing exactly what its code calls; every mutation bound to what Phoenix manages, by AWS's resource types", async () => {
     const called = await actionsByFunction();
     expect(called.size).toBeGreaterThan(25);
+    const roles = functionRoles(deployment);
+    const own = ownResources();
     const problems: string[] = [];
-    for (const [key, actions] of called) {
+    for (const [key, calls] of called) {
       const logicalId = `${key[0]?.toUpperCase()}${key.slice(1)}`;
-      const fn = template.Resources[`${logicalId}LambdaFunction`];
-      expect(fn.Properties.Role, key).toEqual({
+      expect(template.Resources[`${logicalId}LambdaFunction`].Properties.Role, key).toEqual({
         "Fn::GetAtt": [`${logicalId}IamRoleLambdaExecution`, "Arn"],
       });
-      const role = template.Resources[`${logicalId}IamRoleLambdaExecution`];
-      const statements = role.Properties.Policies.flatMap(
-        (policy: { PolicyDocument: { Statement: PolicyStatement[] } }) => policy.PolicyDocument.Statement,
+      const statements = (roles.get(key)?.policies ?? []).flatMap(
+        (policy) => policy.policy.Statement as PolicyStatement[],
       );
-      problems.push(...policyProblems(statements, actions).map((problem) => `${key}: ${problem}`));
+      problems.push(...(await policyProblems(statements, calls, own)).map((problem) => `${key}: ${problem}`));
     }
     expect(problems).toEqual([]);
   });
 
   it("no function can change an Auto Scaling group without the phoenix:managed condition", () => {
-    const statements = Object.entries(template.Resources)
-      .filter(([id]) => id.endsWith("IamRoleLambdaExecution") && id !== "IamRoleLambdaExecution")
-      .flatMap(([, role]) =>
-        (
-          role as { Properties: { Policies: { PolicyDocument: { Statement: PolicyStatement[] } }[] } }
-        ).Properties.Policies.flatMap((policy) => policy.PolicyDocument.Statement),
-      );
+    const statements = [...functionRoles(deployment).values()].flatMap((role) =>
+      role.policies.flatMap((policy) => policy.policy.Statement),
+    );
     const groupChanges = statements.filter((statement) =>
       [statement.Action].flat().some((action) => action === "autoscaling:SetDesiredCapacity"),
     );
@@ -115,19 +109,87 @@ describe("least privilege", () => {
       });
   });
 
-  it("the check finds what it should", () => {
-    const wide: PolicyStatement = {
-      Effect: "Allow",
-      Action: ["ec2:TerminateInstances", "ec2:DescribeInstances"],
-      Resource: "*",
-    };
-    expect(policyProblems([wide], ["ec2:DescribeInstances", "ec2:CreateSnapshot"])).toEqual([
+  it("every extra authorisation and every used-not-changed resource says where AWS documents it or why", () => {
+    for (const [call, row] of Object.entries(IMPLIED))
+      expect(row.source, call).toMatch(/^https:\/\/docs\.aws\.amazon\.com\//);
+    for (const reasons of Object.values(USED_RESOURCES))
+      for (const why of Object.values(reasons)) expect(why.length).toBeGreaterThan(20);
+  });
+
+  it("the check finds what it should", async () => {
+    const account = "arn:aws:ec2:us-east-1:123456789012";
+    const problems = (statement: PolicyStatement, calls: string[]) => policyProblems([statement], calls);
+    // A mutation on everything, an unused grant, a missing one.
+    expect(
+      await problems(
+        { Effect: "Allow", Action: ["ec2:TerminateInstances", "ec2:DescribeInstances"], Resource: "*" },
+        ["ec2:DescribeInstances", "ec2:CreateSnapshot"],
+      ),
+    ).toEqual([
       "calls ec2:CreateSnapshot but may not",
       "may call ec2:TerminateInstances but never does",
-      "ec2:TerminateInstances on * without a phoenix:managed tag condition (no Sid)",
+      "ec2:TerminateInstances on * (no Sid)",
+      "ec2:TerminateInstances on * without a resource-tag or created-by condition (no Sid)",
     ]);
-    expect(policyProblems([{ Effect: "Allow", Action: "ec2:*", Resource: "*" }], [])).toContain(
+    expect(await problems({ Effect: "Allow", Action: "ec2:*", Resource: "*" }, [])).toContain(
       "wildcard action ec2:*",
     );
+    // What bit us: network interfaces and snapshots of any resource of the account.
+    expect(
+      await problems(
+        {
+          Sid: "S",
+          Effect: "Allow",
+          Action: "ec2:ModifyNetworkInterfaceAttribute",
+          Resource: `${account}:network-interface/*`,
+        },
+        ["ec2:ModifyNetworkInterfaceAttribute"],
+      ),
+    ).toEqual([
+      `ec2:ModifyNetworkInterfaceAttribute on ${account}:network-interface/* without a resource-tag or created-by condition (S)`,
+    ]);
+    // A resource that is no resource type of the action, by iam-data.
+    expect(
+      await problems(
+        {
+          Sid: "S",
+          Effect: "Allow",
+          Action: "ec2:CreateSnapshot",
+          Resource: `${account}:instance/*`,
+          Condition: { StringEquals: { "aws:ResourceTag/phoenix:managed": "true" } },
+        },
+        ["ec2:CreateSnapshot"],
+      ),
+    ).toContain(`${account}:instance/* is no resource type of ec2:CreateSnapshot (S)`);
+    // A condition key that does not apply to the action, by iam-data.
+    expect(
+      await problems(
+        {
+          Sid: "S",
+          Effect: "Allow",
+          Action: "ec2:TerminateInstances",
+          Resource: `${account}:instance/*`,
+          Condition: { StringEquals: { "autoscaling:ResourceTag/phoenix:managed": "true" } },
+        },
+        ["ec2:TerminateInstances"],
+      ),
+    ).toContain(
+      "condition key autoscaling:ResourceTag/phoenix:managed does not apply to ec2:TerminateInstances (S)",
+    );
+    // Passing a role: only with iam:PassedToService.
+    expect(
+      await problems(
+        { Sid: "P", Effect: "Allow", Action: "iam:PassRole", Resource: "arn:aws:iam::123456789012:role/*" },
+        ["ec2:AssociateIamInstanceProfile"],
+      ),
+    ).toContain(
+      "iam:PassRole on arn:aws:iam::123456789012:role/* without a resource-tag or created-by condition (P)",
+    );
+  });
+
+  it("resolves every role's statements for the simulator (the template's intrinsics)", () => {
+    const role = functionRoles(deployment).get("isolateInstances");
+    expect(JSON.stringify(role?.policies)).not.toMatch(/Fn::|"Ref"/);
+    expect(resolve({ "Fn::Join": ["", ["a", { Ref: "AWS::AccountId" }]] }, deployment)).toBe("a123456789012");
   });
 });

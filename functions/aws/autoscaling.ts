@@ -104,6 +104,29 @@ export async function updateGroup(args: {
   );
 }
 
+/**
+ * Changes only a group's size limits and/or desired capacity. Its own function, because pointing a group at
+ * a launch template (updateGroup with launchTemplate) makes AWS authorize launching from it too, and a
+ * function that only resizes must not hold that permission (deploy/permissions.ts reads the call's shape).
+ */
+export async function resizeGroup(args: {
+  groupName: string;
+  minSize?: number;
+  maxSize?: number;
+  desiredCapacity?: number;
+}): Promise<void> {
+  await callAws("UpdateAutoScalingGroup", () =>
+    autoScaling().send(
+      new UpdateAutoScalingGroupCommand({
+        AutoScalingGroupName: args.groupName,
+        MinSize: args.minSize,
+        MaxSize: args.maxSize,
+        DesiredCapacity: args.desiredCapacity,
+      }),
+    ),
+  );
+}
+
 /** Sets desired capacity (ignoring cooldowns: a rollout is not a scaling decision). */
 export async function setDesiredCapacity(groupName: string, desiredCapacity: number): Promise<void> {
   await callAws("SetDesiredCapacity", () =>

@@ -10,13 +10,23 @@ export const PHOENIX_EVENT_SOURCE = "phoenix";
 
 /** Emits one Phoenix event (for example "Replacement Completed") on the configured bus. */
 export async function publishEvent(eventBusName: string, detailType: string, detail: object): Promise<void> {
+  await putEvent(eventBusName, PHOENIX_EVENT_SOURCE, detailType, detail);
+}
+
+/** Puts one event on a bus from a source (the CLI puts an incident responder's request on Phoenix's bus). */
+export async function putEvent(
+  eventBusName: string,
+  source: string,
+  detailType: string,
+  detail: object,
+): Promise<void> {
   const response = await callAws("PutEvents", () =>
     eventBridge().send(
       new PutEventsCommand({
         Entries: [
           {
             EventBusName: eventBusName,
-            Source: PHOENIX_EVENT_SOURCE,
+            Source: source,
             DetailType: detailType,
             Detail: JSON.stringify(detail),
           },

@@ -9,7 +9,8 @@ export interface BuiltImage {
   name: string;
   version: string;
   tags: Record<string, string>;
-  amis: { region: string; imageId: string }[];
+  /** Each AMI the image distributed, with the region and account it is in (one region may hold several). */
+  amis: { region: string; imageId: string; accountId?: string }[];
 }
 
 /** Reads an Image Builder image by its build version ARN (the `resources[0]` of its state-change event). */
@@ -23,7 +24,7 @@ export async function getBuiltImage(imageBuildVersionArn: string): Promise<Built
     version: image?.version ?? "",
     tags: image?.tags ?? {},
     amis: (image?.outputResources?.amis ?? []).flatMap((ami) =>
-      ami.region && ami.image ? [{ region: ami.region, imageId: ami.image }] : [],
+      ami.region && ami.image ? [{ region: ami.region, imageId: ami.image, accountId: ami.accountId }] : [],
     ),
   };
 }

@@ -44,8 +44,8 @@ export const ParameterChangeEventSchema = z
   .loose();
 
 /**
- * Phoenix's own "Image Published" event, which any pipeline can put:
- * { "source": "<your pipeline>", "detail-type": "Image Published", "detail": { "imageId": "ami-...", "channel": "web" } }
+ * Phoenix's own "Image Published" event, which image pipelines put on Phoenix's bus:
+ * { "source": "phoenix.publisher", "detail-type": "Image Published", "detail": { "imageId": "ami-...", "channel": "web" } }
  */
 export const ImagePublishedEventSchema = z
   .object({
@@ -75,11 +75,12 @@ export interface PublishedImage {
   soakSeconds?: number;
 }
 
-/** The newest image announced on a channel: what every group of the channel should end up running. */
+/** The newest image of a channel (by EC2's creation time): what every group of the channel should end up running. */
 export interface ChannelHead {
   channel: string;
   imageId: string;
-  publishedAt: string;
+  /** The image's CreationDate in EC2 (ISO 8601 UTC), never a time an event claims. */
+  createdAt: string;
 }
 
 /** Key of a channel's head in the Phoenix table. */

@@ -1,5 +1,5 @@
 import * as z from "zod";
-import { resumeProcesses, updateGroup } from "../aws/autoscaling";
+import { resizeGroup, resumeProcesses } from "../aws/autoscaling";
 import { readGroup } from "../aws/fleet";
 import { QuarantinePlanSchema } from "../engine/quarantine";
 import { nextCheckDelay } from "../engine/wave";
@@ -34,7 +34,7 @@ async function checkDetachedStep({ plan, preserved, detach }: z.output<typeof Ch
       group.desiredCapacity <= detach.raisedMaxFrom &&
       group.maxSize > detach.raisedMaxFrom
     ) {
-      await updateGroup({ groupName: group.groupName, maxSize: detach.raisedMaxFrom });
+      await resizeGroup({ groupName: group.groupName, maxSize: detach.raisedMaxFrom });
     }
     logger.info("suspects out of the group", { group: group.groupName });
   }

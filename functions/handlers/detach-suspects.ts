@@ -1,5 +1,5 @@
 import * as z from "zod";
-import { detachInstances, setDesiredCapacity, updateGroup } from "../aws/autoscaling";
+import { detachInstances, resizeGroup, setDesiredCapacity } from "../aws/autoscaling";
 import { readGroup } from "../aws/fleet";
 import { ESTIMATE_ASSUMPTIONS } from "../engine/plan";
 import { QuarantinePlanSchema } from "../engine/quarantine";
@@ -30,7 +30,7 @@ async function detachStep({ plan }: z.output<typeof DetachInputSchema>) {
   if (raiseBy > 0 && group.desiredCapacity < desiredTarget) {
     if (desiredTarget > group.maxSize) {
       raisedMaxFrom = group.maxSize;
-      await updateGroup({ groupName: group.groupName, maxSize: desiredTarget });
+      await resizeGroup({ groupName: group.groupName, maxSize: desiredTarget });
     }
     await setDesiredCapacity(group.groupName, desiredTarget);
   }

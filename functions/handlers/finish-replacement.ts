@@ -1,6 +1,6 @@
 import { MetricUnit } from "@aws-lambda-powertools/metrics";
 import * as z from "zod";
-import { resumeProcesses, updateGroup } from "../aws/autoscaling";
+import { resizeGroup, resumeProcesses } from "../aws/autoscaling";
 import { publishEvent } from "../aws/events";
 import { readGroup } from "../aws/fleet";
 import { restorationFor } from "../engine/restore";
@@ -38,7 +38,9 @@ const FinishInputSchema = StepSchema.extend({
 async function finishStep({ executionId, groupName, plan, waveResults }: typeof FinishInputSchema._output) {
   const current = await readGroup(groupName);
   const restoration = restorationFor(plan.previous, current, "completed");
-  await updateGroup({ groupName, ...restoration.update });
+  // The new version stays: only sizes come back.
+  const { minSize, maxSize, desiredCapacity } = restoration.update;
+  await resizeGroup({ groupName, minSize, maxSize, desiredCapacity });
   await resumeProcesses(groupName, restoration.resumeProcesses);
   const summary = summarizeReplacement({ executionId, plan, waveResults, now: now() });
   await publishEvent(config().PHOENIX_EVENT_BUS, "Replacement Completed", summary);

@@ -1,5 +1,5 @@
 import * as z from "zod";
-import { setDesiredCapacity, updateGroup } from "../aws/autoscaling";
+import { resizeGroup, setDesiredCapacity } from "../aws/autoscaling";
 import { readGroup } from "../aws/fleet";
 import { CapacityLimitError } from "../engine/errors";
 import { RolloutPolicySchema } from "../engine/policy";
@@ -40,7 +40,7 @@ async function launchWaveStep(input: typeof LaunchWaveInputSchema._output): Prom
         { groupName, desiredAfter, maxSize: group.maxSize, maxSizeLimit: input.maxSizeLimit },
       );
     }
-    await updateGroup({ groupName, maxSize: desiredAfter });
+    await resizeGroup({ groupName, maxSize: desiredAfter });
   }
   if (group.desiredCapacity < desiredAfter) await setDesiredCapacity(groupName, desiredAfter);
   const launchedAt = now();

@@ -8,6 +8,7 @@ import {
   ParameterChangeEventSchema,
   type PublishedImage,
 } from "../engine/images";
+import { parameterChangeIgnored } from "../engine/trust";
 import { config } from "../runtime/config";
 import { phoenixHandler } from "../runtime/handler";
 import { rollOutImage } from "./shared/image-trigger";
@@ -17,8 +18,8 @@ type ParameterChanged = z.output<typeof ParameterChangeEventSchema>;
 /** The AMI a golden-image parameter now holds, and its channel (the parameter's name under the prefix). */
 async function resolveParameter(event: ParameterChanged): Promise<PublishedImage | { ignored: string }> {
   const prefix = config().PHOENIX_GOLDEN_AMI_PREFIX;
-  if (!["Create", "Update"].includes(event.detail.operation))
-    return { ignored: `parameter ${event.detail.operation}` };
+  const ignored = parameterChangeIgnored(event.detail);
+  if (ignored) return { ignored };
   const channel = channelOfParameter(event.detail.name, prefix);
   if (!channel) return { ignored: `${event.detail.name} is not under ${prefix}` };
   const { value } = await getParameter(event.detail.name);

@@ -1,5 +1,5 @@
 import type * as z from "zod";
-import { terminateInstanceInGroup, updateGroup } from "../aws/autoscaling";
+import { resizeGroup, terminateInstanceInGroup } from "../aws/autoscaling";
 import { describeInstances } from "../aws/ec2";
 import { describeHealthAcross } from "../aws/elbv2";
 import { readGroup } from "../aws/fleet";
@@ -55,7 +55,7 @@ async function settleStep({ groupName, plan }: z.output<typeof SettleInputSchema
   for (const instanceId of settlement.terminate) await terminateInstanceInGroup(instanceId, true);
   if (settlement.action === "wait")
     throw new BelowFloorError(settlement.reason, { groupName, surplus: settlement.surplus });
-  await updateGroup({ groupName, ...settlement.update });
+  await resizeGroup({ groupName, ...settlement.update });
   logger.info("capacity settled", {
     ...settlement.update,
     surplus: settlement.surplus,

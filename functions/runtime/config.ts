@@ -2,6 +2,7 @@ import * as z from "zod";
 import { parseDuration, parseRateBudget } from "../engine/durations";
 import { InvalidInputError } from "../engine/errors";
 import { parseOrThrow } from "../engine/policy";
+import { type ImagePolicy, parseImageOwners, parseRequiredTags } from "../engine/provenance";
 import type { SweepSettings } from "../engine/sweep";
 import { parseMaintenanceWindow } from "../engine/windows";
 
@@ -63,6 +64,22 @@ const EnvironmentSchema = z.object({
   AWS_REGION: z.string().min(1).default("us-east-1"),
   /** Parameter Store path under which golden AMI parameters live: <prefix><channel>. */
   PHOENIX_GOLDEN_AMI_PREFIX: z.string().startsWith("/").default("/phoenix/golden-ami/"),
+  /** The stack's own account (images it owns, the Image Builder AMI distributed to it). */
+  PHOENIX_ACCOUNT_ID: z
+    .string()
+    .regex(/^\d{12}$/, "is not a 12-digit account id")
+    .optional(),
+  /** Accounts whose AMIs may roll, comma-separated ("" = this account only). */
+  PHOENIX_IMAGE_OWNERS: z.string().default(""),
+  /** Tags every AMI must carry before it rolls, "key=value" or "key", comma-separated. */
+  PHOENIX_IMAGE_REQUIRED_TAGS: z
+    .string()
+    .default("")
+    .refine((text) => parseRequiredTags(text) !== undefined, 'is not like "pipeline=golden,signed"'),
+  /** At most this many instances in one quarantine request. */
+  PHOENIX_QUARANTINE_MAX_PER_REQUEST: z.coerce.number().int().min(1).max(20).default(5),
+  /** At most this many instances of one group quarantined by requests within an hour. */
+  PHOENIX_QUARANTINE_MAX_PER_HOUR: z.coerce.number().int().min(1).max(1000).default(10),
 });
 
 /** Settings every function reads from its environment. */
@@ -104,4 +121,21 @@ export function sweepSettings(): SweepSettings {
       ? parseMaintenanceWindow(values.PHOENIX_MAINTENANCE_WINDOW)
       : undefined,
   };
+}
+
+/** The stack's image policy; fails closed (names the setting) when the owners cannot be known. */
+export function imagePolicy(): ImagePolicy {
+  const values = config();
+  const owners = parseImageOwners(values.PHOENIX_IMAGE_OWNERS, values.PHOENIX_ACCOUNT_ID ?? "");
+  if (!owners || owners.includes(""))
+    throw new InvalidInputError(
+      [
+        {
+          path: values.PHOENIX_ACCOUNT_ID ? "PHOENIX_IMAGE_OWNERS" : "PHOENIX_ACCOUNT_ID",
+          message: "must name 12-digit accounts whose images may roll",
+        },
+      ],
+      "environment",
+    );
+  return { allowedOwners: owners, requiredTags: parseRequiredTags(values.PHOENIX_IMAGE_REQUIRED_TAGS) ?? [] };
 }

@@ -4,7 +4,7 @@
 
 import { runScenario } from "../scenario-run";
 import { Simulation } from "../simulation";
-import { readStack } from "../stack";
+import { PHOENIX_BUS, readStack } from "../stack";
 import { type ChaosRun, drawRun, type Fault, type FaultKind, runSeed } from "./generate";
 import { InvariantMonitor, type Violation } from "./invariants";
 
@@ -110,7 +110,8 @@ export async function runChaos(run: ChaosRun, write?: (line: string) => void): P
       (event.detail as { imageId?: string }).imageId === run.images.target ? outOfOrder.delaySeconds : 0;
     sim.at(5, () =>
       sim.putEvent({
-        source: "chaos.pipeline",
+        eventBusName: PHOENIX_BUS,
+        source: "phoenix.publisher",
         detailType: "Image Published",
         detail: { imageId: run.images.newer, channel: "app" },
       }),
@@ -149,7 +150,8 @@ export async function runChaos(run: ChaosRun, write?: (line: string) => void): P
         count("quarantine");
         say(`a responder quarantines ${suspect}`);
         sim.putEvent({
-          source: "chaos.soc",
+          eventBusName: PHOENIX_BUS,
+          source: "phoenix.responder",
           detailType: "Quarantine Requested",
           detail: { instanceIds: [suspect], reason: "chaos: suspected compromise", requestedBy: "chaos" },
         });

@@ -1,8 +1,9 @@
 // One chaos run, drawn from a seed: a small account (one or two groups of varied size, sizes and policy),
 // the trigger that starts the work, and the faults injected into it. The same seed draws the same run.
 
-import { type Scenario, ScenarioSchema } from "../scenario";
+import { MANAGED_LAUNCH_TEMPLATE, MANAGED_TAGS, type Scenario, ScenarioSchema } from "../scenario";
 import { Random } from "../sim/random";
+import { PHOENIX_BUS } from "../stack";
 
 /** Every kind of fault the campaign injects. */
 export const FAULT_KINDS = [
@@ -153,10 +154,18 @@ export function drawRun(seed: number): ChaosRun {
       { imageId: IMAGES.target, name: "golden-2", good: !badImage },
       { imageId: IMAGES.newer, name: "golden-3" },
     ],
-    launchTemplates: [{ name: "app", versions: [IMAGES.current, IMAGES.target], defaultVersion: 1 }],
+    launchTemplates: [
+      {
+        name: "app",
+        versions: [IMAGES.current, IMAGES.target],
+        defaultVersion: 1,
+        ...MANAGED_LAUNCH_TEMPLATE,
+      },
+    ],
     targetGroups: [
       {
         name: "app",
+        tags: MANAGED_TAGS,
         healthCheckIntervalSeconds: 5,
         healthyThresholdCount: 2,
         unhealthyThresholdCount: 2,
@@ -206,7 +215,9 @@ export function drawRun(seed: number): ChaosRun {
           ? {
               events: [
                 {
-                  source: "chaos.pipeline",
+                  // An image pipeline on Phoenix's bus.
+                  eventBusName: PHOENIX_BUS,
+                  source: "phoenix.publisher",
                   detailType: "Image Published",
                   detail: { imageId: IMAGES.target, channel: "app" },
                 },

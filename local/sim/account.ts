@@ -15,6 +15,7 @@ import {
   type SimSecurityGroup,
   type SimSnapshot,
   type SimTargetGroup,
+  type SimTemplateVersion,
   type SimTiming,
 } from "./model";
 import { Random } from "./random";
@@ -68,6 +69,8 @@ export interface InstanceArgs {
   tags?: Record<string, string>;
   securityGroupIds?: string[];
   iamInstanceProfileArn?: string;
+  /** The launch template version's TagSpecifications. */
+  tagSpecifications?: SimTemplateVersion["tagSpecifications"];
 }
 
 /** Options to build a world. */
@@ -103,7 +106,12 @@ export abstract class SimAccount {
   /** Image Builder images by build version ARN. */
   readonly builtImages = new Map<
     string,
-    { name: string; version: string; tags: Record<string, string>; amis: { region: string; image: string }[] }
+    {
+      name: string;
+      version: string;
+      tags: Record<string, string>;
+      amis: { region: string; image: string; accountId: string }[];
+    }
   >();
   readonly log: SimLogEntry[] = [];
   readonly faults: SimFaults = { throttleShare: 0, insufficientCapacityLaunches: 0, silentLaunches: 0 };

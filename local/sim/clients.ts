@@ -86,6 +86,25 @@ export function answerCall(world: SimWorld, route: Route, input: unknown, journa
   }
 }
 
+/** Evaluates the call's IAM authorizations first; a denied call is journaled with its error and fails. */
+async function refusedIfDenied(
+  world: SimWorld,
+  route: Route,
+  input: unknown,
+  journal: SimCall[],
+  authorize: (service: string, operation: string, input: unknown) => Promise<void>,
+): Promise<void> {
+  try {
+    await authorize(route.service, route.operation, input);
+  } catch (error) {
+    if (error instanceof SimAwsError) {
+      const operation = `${route.service}:${route.operation}`;
+      journal.push({ at: world.clock.now(), operation, mutating: route.mutating, input, error: error.code });
+    }
+    throw error;
+  }
+}
+
 /** The simulated account's journal of calls and the clients that talk to it. */
 export interface SimClients {
   clients: Partial<Record<ClientName, unknown>>;
@@ -96,7 +115,12 @@ export interface SimClients {
  * Real AWS SDK clients whose `send` is answered by the simulated account (aws-sdk-client-mock on each client
  * instance, so nothing else in the process is affected). Phoenix's adapters use them without knowing.
  */
-export function createSimClients(world: SimWorld, extraRoutes: Route[] = []): SimClients {
+export function createSimClients(
+  world: SimWorld,
+  extraRoutes: Route[] = [],
+  /** IAM: throws the service's access error when the calling function may not make the call (local/sim/iam.ts). */
+  authorize?: (service: string, operation: string, input: unknown) => Promise<void>,
+): SimClients {
   const journal: SimCall[] = [];
   const clients: Partial<Record<ClientName, unknown>> = {};
   const credentials = { accessKeyId: "SIMULATED", secretAccessKey: "SIMULATED" };
@@ -113,6 +137,7 @@ export function createSimClients(world: SimWorld, extraRoutes: Route[] = []): Si
       if (!Command) throw new Error(`No SDK command for ${service}:${route.operation}`);
       stub.on(Command as never).callsFake(async (input: unknown) => {
         try {
+          if (authorize) await refusedIfDenied(world, route, input, journal, authorize);
           const output = answerCall(world, route, structuredClone(input), journal);
           return {
             $metadata: { httpStatusCode: 200, requestId: world.random.hex(32) },

@@ -32,6 +32,8 @@ export async function startEmbeddedDynamoDb(
   journal: SimCall[],
   /** A directory to keep the table in across runs (pull mode); in memory without one. */
   path?: string,
+  /** IAM: throws when the calling function may not make the call (local/sim/iam.ts). */
+  authorize?: (service: string, operation: string, input: unknown) => Promise<void>,
 ): Promise<EmbeddedDynamoDb> {
   const server = dynalite({ path, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
@@ -61,7 +63,7 @@ export async function startEmbeddedDynamoDb(
     if (Table?.TableStatus === "ACTIVE") break;
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
-  if (world) addSimulatedCalls(client, world, journal);
+  if (world) addSimulatedCalls(client, world, journal, authorize);
   return {
     client,
     endpoint,
@@ -70,7 +72,12 @@ export async function startEmbeddedDynamoDb(
 }
 
 /** Makes each call take simulated time, count, be journaled and possibly throttled. */
-function addSimulatedCalls(client: DynamoDBClient, world: SimWorld, journal: SimCall[]): void {
+function addSimulatedCalls(
+  client: DynamoDBClient,
+  world: SimWorld,
+  journal: SimCall[],
+  authorize?: (service: string, operation: string, input: unknown) => Promise<void>,
+): void {
   client.middlewareStack.add(
     (next, context) => async (args) => {
       const operation = String(context.commandName).replace(/Command$/, "");
@@ -83,6 +90,17 @@ function addSimulatedCalls(client: DynamoDBClient, world: SimWorld, journal: Sim
         input: args.input,
       };
       journal.push(call);
+      try {
+        await authorize?.("dynamodb", operation, args.input);
+      } catch (error) {
+        call.error = (error as { code?: string }).code ?? (error as Error).name;
+        throw new DynamoDBServiceException({
+          name: call.error,
+          $fault: "client",
+          $metadata: { httpStatusCode: 400 },
+          message: (error as Error).message,
+        });
+      }
       if (world.faults.throttleShare > 0 && world.random.chance(world.faults.throttleShare)) {
         call.error = "ThrottlingException";
         world.countCall(`dynamodb:${operation}`, world.throttled);

@@ -58,6 +58,7 @@ export abstract class SimEc2 extends SimAccount {
       availabilityZone: args.availabilityZone,
       deviceName: "/dev/xvda",
       deleteOnTermination: true,
+      tags: new Map(Object.entries(args.tagSpecifications?.volume ?? {})),
     };
     const instance: SimInstance = {
       instanceId,
@@ -68,7 +69,9 @@ export abstract class SimEc2 extends SimAccount {
       launchTime: at.launchTime,
       state: at.state,
       launchTemplate: args.launchTemplate,
-      tags: new Map(Object.entries(args.tags ?? {})),
+      // The template's instance tags, then the group's propagated tags (the group's win on the same key).
+      // https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-tagging.html
+      tags: new Map(Object.entries({ ...args.tagSpecifications?.instance, ...args.tags })),
       appReadyAt: at.appReadyAt,
       httpStatus: image?.httpStatus ?? 200,
       groupName: args.groupName,
@@ -84,6 +87,7 @@ export abstract class SimEc2 extends SimAccount {
           networkInterfaceId: this.newId("eni"),
           privateIpAddress,
           groups: [...(args.securityGroupIds ?? [])],
+          tags: new Map(Object.entries(args.tagSpecifications?.["network-interface"] ?? {})),
         },
       ],
       iamInstanceProfile: args.iamInstanceProfileArn

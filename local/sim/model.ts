@@ -68,6 +68,15 @@ export const DEFAULT_BUCKETS: Record<string, BucketSpec> = {
 export interface SimImage {
   imageId: string;
   name: string;
+  /** The account that owns the AMI (another account's AMI shared with this one, or this account's). */
+  ownerId: string;
+  /** EC2's image state: available, pending, failed, disabled, ... */
+  state: string;
+  /** When EC2 created the AMI (epoch ms). */
+  createdAt: number;
+  /** When the AMI is deprecated from (epoch ms), if it is. */
+  deprecatedAt?: number;
+  tags: Map<string, string>;
   good: boolean;
   /** Seconds from running until the application answers [min, max]. */
   bootSeconds: [number, number];
@@ -84,7 +93,12 @@ export interface SimTemplateVersion {
   description?: string;
   securityGroupIds: string[];
   iamInstanceProfileArn?: string;
+  /** TagSpecifications: tags given at launch to each kind of resource the version launches. */
+  tagSpecifications: Partial<Record<LaunchTaggedResource, Record<string, string>>>;
 }
+
+/** Resources a launch template's TagSpecifications can tag at launch. */
+export type LaunchTaggedResource = "instance" | "volume" | "network-interface";
 
 /** A security group rule: protocol "-1" is all traffic. */
 export interface SimRule {
@@ -122,6 +136,7 @@ export interface SimNetworkInterface {
   groups: string[];
   /** Elastic IP association, if any. */
   association?: { allocationId: string; associationId: string; publicIp: string };
+  tags: Map<string, string>;
 }
 
 export interface SimVolume {
@@ -130,6 +145,7 @@ export interface SimVolume {
   availabilityZone: string;
   deviceName: string;
   deleteOnTermination: boolean;
+  tags: Map<string, string>;
 }
 
 export interface SimSnapshot {
@@ -148,6 +164,7 @@ export interface SimAddress {
   associationId?: string;
   instanceId?: string;
   networkInterfaceId?: string;
+  tags: Map<string, string>;
 }
 
 export interface SimLaunchTemplate {
@@ -156,6 +173,7 @@ export interface SimLaunchTemplate {
   versions: Map<number, SimTemplateVersion>;
   defaultVersion: number;
   latestVersion: number;
+  tags: Map<string, string>;
 }
 
 export type Ec2State = "pending" | "running" | "shutting-down" | "terminated" | "stopping" | "stopped";
@@ -237,6 +255,7 @@ export interface SimTargetGroup {
   unhealthyThresholdCount: number;
   deregistrationDelaySeconds: number;
   targets: Map<string, SimTarget>;
+  tags: Map<string, string>;
 }
 
 /** One thing that happened in the simulated account, for the timeline and for assertions. */

@@ -208,6 +208,7 @@ export class SimWorld extends SimLoadBalancing {
       tags: Object.fromEntries([...group.tags].filter(([key]) => !key.startsWith("aws:"))),
       securityGroupIds: resolved.version.securityGroupIds,
       iamInstanceProfileArn: resolved.version.iamInstanceProfileArn,
+      tagSpecifications: resolved.version.tagSpecifications,
     });
     if (this.faults.silentLaunches > 0) {
       this.faults.silentLaunches--;

@@ -1,8 +1,15 @@
 // Dry runs against the deployed stack: the CLI invokes the planning function on its own and starts no
 // execution, so a dry run makes no mutating call there either (the other backends are asserted in
 // test/local/here.test.ts and test/local/replace-group.e2e.test.ts).
+import { EventBridgeClient, PutEventsCommand } from "@aws-sdk/client-eventbridge";
 import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
-import { SFNClient } from "@aws-sdk/client-sfn";
+import {
+  DescribeExecutionCommand,
+  GetExecutionHistoryCommand,
+  ListStateMachinesCommand,
+  SFNClient,
+  StartExecutionCommand,
+} from "@aws-sdk/client-sfn";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, describe, expect, it } from "vitest";
 import { deployedBackend } from "../../cli/backends";
@@ -76,5 +83,65 @@ describe("dry runs against the deployed stack", () => {
       functionName: "phoenix-dev-validateQuarantine",
       event: { request: { instanceIds: ["i-0123456789abcdef0"], dryRun: true } },
     });
+  });
+});
+
+describe("a quarantine against the deployed stack", () => {
+  it("is requested on Phoenix's bus as an incident responder, then followed by its case's execution", async () => {
+    const events = mockClient(new EventBridgeClient({}));
+    const sfn = mockClient(new SFNClient({}));
+    const machine = "arn:aws:states:us-east-1:123456789012:stateMachine:phoenix-quarantine-instance-prod";
+    events.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: "e-1" }] });
+    sfn.on(ListStateMachinesCommand).resolves({
+      stateMachines: [
+        {
+          name: "phoenix-quarantine-instance-prod",
+          stateMachineArn: machine,
+          type: "STANDARD",
+          creationDate: new Date(),
+        },
+      ],
+    });
+    sfn.on(GetExecutionHistoryCommand).resolves({ events: [] });
+    sfn.on(DescribeExecutionCommand).resolves({
+      executionArn: `${machine.replace(":stateMachine:", ":execution:")}:quarantine-IR-7`,
+      stateMachineArn: machine,
+      status: "SUCCEEDED",
+      startDate: new Date(),
+      output: JSON.stringify({ caseId: "IR-7", manifests: [] }),
+    });
+    useClients({ eventBridge: events as never, sfn: sfn as never });
+    const { code, stdout } = await runCaptured(
+      [
+        "quarantine",
+        "i-0123456789abcdef0",
+        "--reason",
+        "beaconing",
+        "--case",
+        "IR-7",
+        "--all",
+        "--stage",
+        "prod",
+      ],
+      async (target) => deployedBackend(target.stage),
+    );
+    expect(code).toBe(0);
+    const entry = events.commandCalls(PutEventsCommand)[0]?.args[0].input.Entries?.[0];
+    expect(entry).toMatchObject({
+      EventBusName: "phoenix-prod",
+      Source: "phoenix.responder",
+      DetailType: "Quarantine Requested",
+    });
+    expect(JSON.parse(entry?.Detail ?? "{}")).toMatchObject({
+      instanceIds: ["i-0123456789abcdef0"],
+      caseId: "IR-7",
+      all: true,
+    });
+    expect(sfn.commandCalls(DescribeExecutionCommand)[0]?.args[0].input.executionArn).toMatch(
+      /:execution:phoenix-quarantine-instance-prod:quarantine-IR-7$/,
+    );
+    expect(stdout).toContain("requested on phoenix-prod as case IR-7");
+    // The CLI starts no execution itself: the trigger does, within its budgets.
+    expect(sfn.commandCalls(StartExecutionCommand)).toEqual([]);
   });
 });

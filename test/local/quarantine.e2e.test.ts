@@ -6,9 +6,9 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { readQuarantineRecord } from "../../functions/aws/quarantine-records";
 import { canonicalJson, type EvidenceManifest } from "../../functions/engine/quarantine";
-import { loadScenario, type Scenario } from "../../local/scenario";
+import { loadScenario, MANAGED_LAUNCH_TEMPLATE, type Scenario } from "../../local/scenario";
 import { Simulation } from "../../local/simulation";
-import { REPO_ROOT } from "../../local/stack";
+import { PHOENIX_BUS, REPO_ROOT } from "../../local/stack";
 import type { ExecutionOutcome } from "../../local/state-machine";
 
 let simulation: Simulation | undefined;
@@ -328,16 +328,36 @@ describe("bad requests change nothing", () => {
 });
 
 describe("a standalone instance", () => {
-  it("is preserved, isolated and snapshotted; nothing is replaced", async () => {
-    const { sim, world } = await account();
+  const standalone = (world: Simulation["world"], tagged: boolean) => {
     const [appGroup] = [...world.securityGroups.values()];
-    const lone = world.addRunningInstance({
+    return world.addRunningInstance({
       imageId: "ami-0c1d2e3f4a5b60002",
       instanceType: "t4g.small",
       availabilityZone: "us-east-1b",
       launchTime: world.clock.now() - 3_600_000,
       securityGroupIds: [appGroup?.groupId as string],
+      // Tagged phoenix:managed (its volume and interface too, as its launch would have), as README asks.
+      tagSpecifications: tagged ? MANAGED_LAUNCH_TEMPLATE.tagSpecifications : {},
     });
+  };
+
+  it("untagged, is out of Phoenix's reach: IAM refuses the first change and nothing is isolated", async () => {
+    const { sim, world } = await account();
+    sim.expectDenials = true;
+    const lone = standalone(world, false);
+    const groupsBefore = [...(lone.networkInterfaces[0]?.groups ?? [])];
+    const outcome = await sim.run("quarantine-instance", {
+      instanceIds: [lone.instanceId],
+      reason: "crypto miner",
+    });
+    expect(outcome.status).toBe("FAILED");
+    expect(sim.iam.denials[0]?.request).toMatchObject({ action: "ec2:CreateTags" });
+    expect(world.requireInstance(lone.instanceId).networkInterfaces[0]?.groups).toEqual(groupsBefore);
+  });
+
+  it("is preserved, isolated and snapshotted; nothing is replaced", async () => {
+    const { sim, world } = await account();
+    const lone = standalone(world, true);
     const outcome = await sim.run("quarantine-instance", {
       instanceIds: [lone.instanceId],
       reason: "crypto miner",
@@ -403,7 +423,12 @@ describe("triggers", () => {
     sim.duplicateDeliveries = 2;
     const event = sample("onQuarantineRequested.quarantine-requested");
     event.detail.instanceIds = [suspect];
-    sim.putEvent({ source: event.source, detailType: event["detail-type"], detail: event.detail });
+    sim.putEvent({
+      source: event.source,
+      detailType: event["detail-type"],
+      detail: event.detail,
+      eventBusName: PHOENIX_BUS,
+    });
     await sim.idle();
     const runs = [...sim.executions.values()].filter((execution) =>
       execution.stateMachineArn.includes("quarantine"),

@@ -73,6 +73,7 @@ describe("Auto Scaling", () => {
       instanceType: "t4g.small",
       createdAt: 0,
       securityGroupIds: [],
+      tagSpecifications: {},
     });
     if (template) template.latestVersion = 3;
     w.setDesired(group, 14, "test");

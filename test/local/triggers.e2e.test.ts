@@ -37,7 +37,7 @@ describe("a new golden image", () => {
   it.each([
     ["onImageBuilt.image-builder-available", "imagebuilder"],
     ["onGoldenParameterChanged.ssm-golden-ami-updated", "ssm"],
-    ["onImagePublished.image-published", "acme.packer-pipeline"],
+    ["onImagePublished.image-published", "phoenix.publisher"],
   ])("%s starts one rollout of the channel", async (name, origin) => {
     const sim = await imageAccount();
     const result = (await sim.invoke(name.split(".")[0] as string, sample(name))) as {

@@ -1,5 +1,6 @@
-// What the three image triggers share: once an event names a published image, claim the head of its
-// channel and start the channel's rollout at most once. Each trigger is its own function (on-image-built,
+// What the three image triggers share: once an event names a published image, judge the image against the
+// stack's image policy, claim the head of its channel (ordered by EC2's creation time of the image) and start
+// the channel's rollout at most once. Each trigger is its own function (on-image-built,
 // on-golden-parameter-changed, on-image-published), so that each bundle carries only the SDK clients its
 // source needs.
 import { IdempotencyConfig, makeIdempotent } from "@aws-lambda-powertools/idempotency";
@@ -7,11 +8,14 @@ import { DynamoDBPersistenceLayer } from "@aws-lambda-powertools/idempotency/dyn
 import type { Context } from "aws-lambda";
 import { claimChannelHead } from "../../aws/channels";
 import { currentDynamoDbClient } from "../../aws/dynamodb";
+import { publishEvent } from "../../aws/events";
+import { describeImage } from "../../aws/images";
 import { startNamedExecution } from "../../aws/stepfunctions";
 import type { PublishedImage } from "../../engine/images";
 import { executionName } from "../../engine/names";
+import { futureDated, judgeImage } from "../../engine/provenance";
 import { now } from "../../runtime/clock";
-import { config, required } from "../../runtime/config";
+import { config, imagePolicy, required } from "../../runtime/config";
 import { logger } from "../../runtime/observability";
 
 /** Starts the channel's rollout onto the image under a deterministic name: at most once per channel and image. */
@@ -28,10 +32,23 @@ async function startRollout(image: PublishedImage) {
 let startRolloutOnce: typeof startRollout | undefined;
 let idempotency: IdempotencyConfig | undefined;
 
+/** Tells the fleet an image was refused, naming the rule, and returns the refusal. */
+async function refuse(image: PublishedImage, rule: string, reason: string, eventId: string) {
+  logger.warn("image refused", { rule, reason, image, eventId });
+  await publishEvent(config().PHOENIX_EVENT_BUS, "Image Rollout Refused", {
+    ...image,
+    rule,
+    reason,
+    eventId,
+  });
+  return { status: "refused" as const, rule, reason, image };
+}
+
 /**
- * A new golden image was published: start one image-rollout execution for its channel, unless an image
- * announced later already heads the channel. EventBridge delivers at least once; a duplicate or replayed
- * event finds the Powertools idempotency record, or at worst the execution of the same name, and starts nothing.
+ * A new golden image was published: start one image-rollout execution for its channel, if the image passes
+ * the stack's image policy and no image created later already heads the channel. EventBridge delivers at
+ * least once; a duplicate or replayed event finds the Powertools idempotency record, or at worst the
+ * execution of the same name, and starts nothing.
  */
 export async function rollOutImage(
   resolved: PublishedImage | { ignored: string },
@@ -43,15 +60,20 @@ export async function rollOutImage(
     return { status: "ignored", reason: resolved.ignored };
   }
   const image = resolved;
-  // EventBridge does not deliver in order: an image announced before the channel's current one never rolls.
-  const publishedAt = new Date(event.time).toISOString();
+  // A sender's clock is not evidence: an event dated in the future is refused outright.
+  const future = futureDated(event.time, now());
+  if (future) return refuse(image, "event-not-future-dated", future, event.id);
+  const verdict = judgeImage(image.imageId, await describeImage(image.imageId), imagePolicy(), now());
+  if (!verdict.allowed) return refuse(image, verdict.rule, verdict.reason, event.id);
+  // EventBridge does not deliver in order: an image created before the channel's current one never rolls.
+  // The order is EC2's creation time of each image, not any time an event claims.
   const claim = await claimChannelHead(config().PHOENIX_TABLE, {
     channel: image.channel,
     imageId: image.imageId,
-    publishedAt,
+    createdAt: verdict.createdAt,
   });
   if (!claim.claimed) {
-    const reason = `superseded: channel ${image.channel} already follows ${claim.head?.imageId} (announced ${claim.head?.publishedAt}), newer than ${image.imageId} (announced ${publishedAt})`;
+    const reason = `superseded: channel ${image.channel} already follows ${claim.head?.imageId} (created ${claim.head?.createdAt}), newer than ${image.imageId} (created ${verdict.createdAt})`;
     logger.warn("image event superseded", { reason, eventId: event.id });
     return { status: "superseded", reason, image };
   }

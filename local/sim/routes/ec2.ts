@@ -236,6 +236,8 @@ export const ec2Routes: Route[] = [
       securityGroupIds: input.LaunchTemplateData?.SecurityGroupIds ?? source.version.securityGroupIds,
       iamInstanceProfileArn:
         input.LaunchTemplateData?.IamInstanceProfile?.Arn ?? source.version.iamInstanceProfileArn,
+      // Data not given is the source version's, tag specifications included.
+      tagSpecifications: source.version.tagSpecifications,
     };
     template.versions.set(versionNumber, version);
     template.latestVersion = versionNumber;

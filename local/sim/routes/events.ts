@@ -17,16 +17,24 @@ export const eventRoutes: Route[] = [
         "ValidationException",
         "1 validation error detected: Entries must have at most 10 items",
       );
-    const ids = entries.map(
-      (entry) =>
-        world.putEvent({
-          source: entry.Source,
-          detailType: entry.DetailType,
-          detail: JSON.parse(entry.Detail),
-          resources: entry.Resources,
-          eventBusName: entry.EventBusName,
-        }).id,
+    // No one but AWS may put events from an AWS source: such an entry fails, the others go on the bus.
+    // https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutEventsRequestEntry.html
+    const results = entries.map((entry) =>
+      entry.Source.startsWith("aws.")
+        ? {
+            ErrorCode: "NotAuthorizedForSourceException",
+            ErrorMessage: `Not authorized for the source ${entry.Source}`,
+          }
+        : {
+            EventId: world.putEvent({
+              source: entry.Source,
+              detailType: entry.DetailType,
+              detail: JSON.parse(entry.Detail),
+              resources: entry.Resources,
+              eventBusName: entry.EventBusName,
+            }).id,
+          },
     );
-    return { FailedEntryCount: 0, Entries: ids.map((EventId) => ({ EventId })) };
+    return { FailedEntryCount: results.filter((result) => "ErrorCode" in result).length, Entries: results };
   }),
 ];
