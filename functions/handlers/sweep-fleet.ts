@@ -121,6 +121,7 @@ async function sweepStep(input: z.output<typeof SweepInputSchema>) {
       action: decision.action,
       why: decision.why,
       instances: decision.instances.length,
+      ...(decision.invalidTag ? { invalidTag: decision.invalidTag } : {}),
     })),
   });
   logger.info("sweep", {
