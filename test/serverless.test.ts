@@ -282,7 +282,7 @@ describe("npx osls invoke local, one function of each kind, offline", () => {
       await dynamodb.close();
       await aws.close();
     }
-  }, 120_000);
+  }, 300_000);
 
   it("an EventBridge trigger (onQuarantineRequested): starts the stage's quarantine state machine", async () => {
     const aws = await startFakeAws({
@@ -319,7 +319,7 @@ describe("npx osls invoke local, one function of each kind, offline", () => {
     } finally {
       await aws.close();
     }
-  }, 120_000);
+  }, 300_000);
 
   it("a throttled call is tried once: the deployed environment leaves retries to the state machine", async () => {
     const aws = await startFakeAws({
@@ -344,7 +344,7 @@ describe("npx osls invoke local, one function of each kind, offline", () => {
     } finally {
       await aws.close();
     }
-  }, 120_000);
+  }, 300_000);
 
   it("the schedule (sweepFleet): reads the managed groups, plans and announces the sweep", async () => {
     const aws = await startFakeAws({
@@ -377,5 +377,5 @@ describe("npx osls invoke local, one function of each kind, offline", () => {
       await dynamodb.close();
       await aws.close();
     }
-  }, 120_000);
+  }, 300_000);
 });
