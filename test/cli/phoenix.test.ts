@@ -74,9 +74,19 @@ describe("phoenix fleet ages --local", () => {
     expect(stdout).toContain("Instance ages across 4 managed groups (21 instances)");
     expect(stdout).toContain("8 over their maximum");
     expect(stdout).toMatch(/>= 14d\s+3 !+\s+web 3 \(3 over max\)/);
+    expect(stdout).toContain("! instances over their group's max age");
     const page = readFileSync(html, "utf8");
     expect(page).toContain("<svg");
     expect(page).toMatch(/stroke="#d62728"/);
+    // Titled axes with units, a y axis in instances, each group's max age marked, a legend for every mark.
+    expect(page).toContain("instance age (time since launch; d = days, h = hours)");
+    expect(page).toContain("instances (count)");
+    const maxAges = [
+      ...page.matchAll(/data-max-age-seconds="(\d+)".*?max age ([^:<]+): ([^<]+)<\/text>/g),
+    ].map((match) => `${match[2]}: ${match[3]}`);
+    expect(maxAges.sort()).toEqual(["14d: cache", "1d 12h: api", "7d: batch, web"]);
+    for (const mark of ["bucket with instances over their max age", "a group's max age", "web (instances)"])
+      expect(page).toContain(mark);
     expect(page).not.toMatch(/<script|(src|href)="https?:/);
   });
 
@@ -242,7 +252,8 @@ describe("phoenix … --here, as a process", () => {
   }, 60_000);
 });
 
-describe("AWS's conventions, as a user runs them", () => {
+// Each of these starts the command as a process (tsx, then the SDK): give them room on a loaded machine.
+describe("AWS's conventions, as a user runs them", { timeout: 180_000 }, () => {
   const version = JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8")).version;
 
   it("--version prints the version", async () => {
