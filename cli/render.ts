@@ -128,10 +128,12 @@ function xOfAge(ageSeconds: number, buckets: AgeBucket[], left: number, slot: nu
     buckets.findIndex((bucket) => bucket.toSeconds === undefined || ageSeconds < bucket.toSeconds),
   );
   const bucket = buckets[index] as AgeBucket;
-  // The last bucket is open-ended: an age in it is drawn at its middle.
+  // The last bucket is open-ended: its lower edge is exact, an age inside it is drawn at its middle.
   const fraction =
     bucket.toSeconds === undefined
-      ? 0.5
+      ? ageSeconds <= bucket.fromSeconds
+        ? 0
+        : 0.5
       : (ageSeconds - bucket.fromSeconds) / (bucket.toSeconds - bucket.fromSeconds);
   return left + (index + Math.min(1, Math.max(0, fraction))) * slot;
 }
