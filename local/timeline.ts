@@ -393,10 +393,9 @@ export class Timeline {
     const prefix = `${clockTime(at - this.startedAt)}  ${clip(groupName, this.groupWidth).padEnd(this.groupWidth)}  ${label.padEnd(LABEL_COLUMN)}  `;
     // Long messages wrap under the message column, so every line stays within LINE_WIDTH.
     const lines = wrap(message, Math.max(30, LINE_WIDTH - prefix.length - serving.length));
-    lines.forEach((text, index) =>
+    for (const [index, text] of lines.entries())
       this.write(
         `${index === 0 ? prefix : " ".repeat(prefix.length)}${text}${index === lines.length - 1 ? serving : ""}`,
-      ),
-    );
+      );
   }
 }

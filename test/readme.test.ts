@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import { REPO_ROOT } from "../local/stack";
 
 /** The README's shell lines that run the phoenix command on the simulated account. */
-export function localExamples(readme: string): string[] {
+function localExamples(readme: string): string[] {
   const blocks = [...readme.matchAll(/```sh\n([\s\S]*?)```/g)].map((match) => match[1] as string);
   return blocks
     .flatMap((block) => block.split("\n"))
