@@ -249,9 +249,10 @@ async function invokeLocal(
   } catch (error) {
     ({ code, stdout, stderr } = error as { code: number; stdout: string; stderr: string });
   }
-  // osls prints the result last, indented; the handlers' log lines before it are one JSON object a line.
-  const start = stdout.lastIndexOf("\n{\n");
-  const result = start >= 0 ? JSON.parse(stdout.slice(start + 1)) : undefined;
+  // osls prints the result last, indented; the handlers' log lines before it (if any reach stdout: warnings
+  // go to stderr) are one JSON object a line.
+  const start = [...stdout.matchAll(/(?:^|\n)(?=\{\n)/g)].at(-1);
+  const result = start ? JSON.parse(stdout.slice((start.index ?? 0) + start[0].length)) : undefined;
   return { code, result, stdout, stderr };
 }
 
