@@ -15,9 +15,9 @@ import { type EmbeddedDynamoDb, startEmbeddedDynamoDb } from "./sim/dynamodb";
 import { matchesPattern } from "./sim/event-patterns";
 import type { SimCaller } from "./sim/model";
 import { Observer } from "./sim/observer";
-import type { Route } from "./sim/routes";
 import { SimScheduler } from "./sim/scheduler";
 import { SimAwsError, type SimWorld } from "./sim/world";
+import { stepFunctionsRoutes } from "./simulation-sfn";
 import { LOCAL_ACCOUNT, LOCAL_REGION, readStack, stateMachineByArn, stateMachineByFile } from "./stack";
 import {
   type ExecutionEvent,
@@ -488,55 +488,4 @@ export class Simulation {
       }
     }
   }
-}
-
-/** The simulated Step Functions API, answered by the simulation's executions. */
-function stepFunctionsRoutes(simulation: () => Simulation): Route[] {
-  const describe = (execution: SimExecution) => ({
-    executionArn: execution.executionArn,
-    stateMachineArn: execution.stateMachineArn,
-    name: execution.name,
-    status: execution.status,
-    startDate: new Date(execution.startDate),
-    stopDate: execution.stopDate === undefined ? undefined : new Date(execution.stopDate),
-    input: execution.input,
-    output: execution.output,
-    error: execution.error,
-    cause: execution.cause,
-  });
-  const find = (arn: string) => {
-    const execution = simulation().executions.get(arn);
-    if (!execution) throw new SimAwsError("ExecutionDoesNotExist", `Execution Does Not Exist: '${arn}'`);
-    return execution;
-  };
-  const route = (operation: string, mutating: boolean, answer: Route["answer"]): Route => ({
-    service: "sfn",
-    operation,
-    bucket: "sfn:api",
-    throttleCode: "ThrottlingException",
-    mutating,
-    answer,
-  });
-  return [
-    route("StartExecution", true, (_, input) => {
-      const execution = simulation().startExecution(
-        input.stateMachineArn,
-        input.name ?? randomUUID(),
-        input.input ?? "{}",
-      );
-      return { executionArn: execution.executionArn, startDate: new Date(execution.startDate) };
-    }),
-    route("DescribeExecution", false, (_, input) => describe(find(input.executionArn))),
-    route("StopExecution", true, (_, input) => {
-      const execution = find(input.executionArn);
-      simulation().stopExecution(execution.executionArn);
-      return { stopDate: new Date(simulation().world.clock.now()) };
-    }),
-    route("ListExecutions", false, (_, input) => ({
-      executions: [...simulation().executions.values()]
-        .filter((execution) => execution.stateMachineArn === input.stateMachineArn)
-        .filter((execution) => !input.statusFilter || execution.status === input.statusFilter)
-        .map(describe),
-    })),
-  ];
 }

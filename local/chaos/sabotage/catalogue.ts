@@ -12,40 +12,11 @@ import type { SweepGroupInput, SweepSettings } from "../../../functions/engine/s
 import type { GroupSnapshot } from "../../../functions/engine/types";
 import type { HandlerSwap } from "../../seams/registry";
 import type { Simulation } from "../../simulation";
-import type { ChaosRun, Fault, FaultKind } from "../generate";
+import { desired, drainFor, kinds, only, policy, quiet, setting, sweepDue, tags, withFaults } from "./shapes";
 import type { Sabotage, Seam } from "./types";
 
 /** A seam on a Lambda handler (typed here so each swap's arguments are). */
 const onHandler = (handler: string, swap: (sim: Simulation) => HandlerSwap): Seam => ({ handler, swap });
-
-// ------------------------------------------------------------------ run shapes
-
-const tags = (run: ChaosRun, index = 0) => run.scenario.groups[index]?.tags ?? {};
-const desired = (run: ChaosRun) => run.scenario.groups[0]?.desiredCapacity ?? 0;
-const policy = (run: ChaosRun, index = 0) =>
-  JSON.parse(tags(run, index)["phoenix:policy"] ?? "{}") as Partial<RolloutPolicy>;
-const kinds = (run: ChaosRun) => run.faults.map((fault) => fault.kind);
-const quiet = (run: ChaosRun) => run.faults.length === 0;
-const only = (run: ChaosRun, allowed: FaultKind[]) => kinds(run).every((kind) => allowed.includes(kind));
-const withFaults = (run: ChaosRun, ...faults: Fault[]): ChaosRun => ({
-  ...run,
-  faults: [...run.faults.filter((fault) => !faults.some((added) => added.kind === fault.kind)), ...faults],
-});
-const setting = (run: ChaosRun, name: string) => (run.scenario.settings as Record<string, string>)[name];
-/** A sweep run whose instances are due and that no other budget holds back. */
-const sweepDue = (run: ChaosRun) =>
-  run.trigger === "age-sweep" &&
-  quiet(run) &&
-  setting(run, "PHOENIX_MIN_AGE") === "1h" &&
-  !["Mon-Fri 02:00-05:00 Europe/Berlin", "Sat,Sun 22:00-06:00 America/New_York"].includes(
-    setting(run, "PHOENIX_MAINTENANCE_WINDOW") ?? "",
-  );
-/** Makes the run's target groups drain for `seconds` (a suspect then stays a member that long after its detach). */
-const drainFor = (run: ChaosRun, seconds: number): ChaosRun => {
-  const scenario = structuredClone(run.scenario);
-  for (const targetGroup of scenario.targetGroups) targetGroup.deregistrationDelaySeconds = seconds;
-  return { ...run, scenario };
-};
 
 // ------------------------------------------------------------------ the seams' targets
 
