@@ -9,7 +9,15 @@ interface Mutant {
   id: string;
   mutatorName: string;
   replacement?: string;
-  status: "Killed" | "Survived" | "NoCoverage" | "Timeout" | "CompileError" | "RuntimeError" | "Ignored" | "Pending";
+  status:
+    | "Killed"
+    | "Survived"
+    | "NoCoverage"
+    | "Timeout"
+    | "CompileError"
+    | "RuntimeError"
+    | "Ignored"
+    | "Pending";
   location: { start: { line: number; column: number }; end: { line: number; column: number } };
 }
 
@@ -46,8 +54,12 @@ const lines = [
   "## Surviving mutants",
   "",
 ];
-for (const [file, { source, mutants }] of Object.entries(report.files).sort(([a], [b]) => a.localeCompare(b))) {
-  const survivors = mutants.filter((mutant) => mutant.status === "Survived" || mutant.status === "NoCoverage");
+for (const [file, { source, mutants }] of Object.entries(report.files).sort(([a], [b]) =>
+  a.localeCompare(b),
+)) {
+  const survivors = mutants.filter(
+    (mutant) => mutant.status === "Survived" || mutant.status === "NoCoverage",
+  );
   if (survivors.length === 0) continue;
   const sourceLines = source.split("\n");
   lines.push(`### ${file}`, "");
