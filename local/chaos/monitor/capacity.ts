@@ -72,13 +72,15 @@ export const capacity: InvariantFamily = () => {
         if (working.length === 0) continue;
         const active = ctx.world.activeMembers(group).length;
         // MaxSize as it was when each started, or the desired capacity others (a scaling policy) took the
-        // group to meanwhile, plus the surge; AZRebalance may launch before it terminates.
+        // group to meanwhile, plus the surge and a stand-in for each old instance something else took out;
+        // AZRebalance may launch before it terminates.
         const limit =
           Math.max(
             ...working.map(
               (execution) =>
                 Math.max(execution.atStart?.maxSize ?? 0, ctx.facts.desiredFor(execution)) +
-                ctx.facts.surgeFor(execution),
+                ctx.facts.surgeFor(execution) +
+                ctx.facts.lostToOthers(execution),
             ),
           ) +
           (group.rebalanceSurplus ?? 0) +

@@ -197,15 +197,7 @@ function expectedDesired(ctx: MonitorContext, execution: ExecutionFacts): { low:
   const low =
     (execution.atStart?.desired ?? 0) + others.reduce((sum, change) => sum + change.to - change.from, 0);
   if (!completed) return { low, high: low };
-  const lostToOthers = [...ctx.facts.retirable(execution)].filter((id) => {
-    const instance = ctx.world.instances.get(id);
-    return (
-      !!instance &&
-      (instance.tags.has("phoenix:quarantined") ||
-        (instance.terminatedBy !== undefined && instance.terminatedBy.actor !== "phoenix"))
-    );
-  }).length;
-  return { low, high: low + lostToOthers };
+  return { low, high: low + ctx.facts.lostToOthers(execution) };
 }
 
 /** Processes any quarantine suspended on a group during the run. */

@@ -289,6 +289,21 @@ export class WorldFacts {
     );
   }
 
+  /**
+   * Old instances a replacement was to replace that something else took out by `at` (quarantined, or
+   * terminated by AWS or a fault): each leaves a stand-in the replacement keeps (README: a completed
+   * replacement may leave one instance more for each).
+   */
+  lostToOthers(execution: ExecutionFacts, at = this.world.clock.now()): number {
+    return [...this.retirable(execution)].filter((id) => {
+      const instance = this.world.instances.get(id);
+      if (!instance) return false;
+      const quarantined = instance.tags.has("phoenix:quarantined");
+      const byOthers = instance.terminatedBy !== undefined && instance.terminatedBy.actor !== "phoenix";
+      return quarantined || (byOthers && (instance.terminatedBy?.at ?? 0) <= at);
+    }).length;
+  }
+
   /** The execution a caller worked for, if it was a Task of one. */
   executionOf(caller: SimCaller | undefined): ExecutionFacts | undefined {
     return caller?.executionArn ? this.executions.get(caller.executionArn) : undefined;
