@@ -377,7 +377,13 @@ describe("AWS's conventions, as a user runs them", { timeout: 180_000 }, () => {
 
     it("--profile alone takes the profile's region when the shell sets none", async () => {
       const before = aws.requests.length;
-      const { code } = await phoenixWith({ ...env(), AWS_REGION: undefined }, "plan", "--profile", "ops", "--json");
+      const { code } = await phoenixWith(
+        { ...env(), AWS_REGION: undefined },
+        "plan",
+        "--profile",
+        "ops",
+        "--json",
+      );
       expect(code).toBe(0);
       expect(aws.requests.slice(before)[0]).toMatchObject({
         region: "ap-south-1",
