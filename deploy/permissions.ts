@@ -174,6 +174,10 @@ const RULES: Record<string, Grant[]> = {
 const NARROWED: Record<string, Record<string, string[]>> = {
   retireInstances: { "ec2:TerminateInstances": ["RetiringInstances"] },
   reapRetired: { "ec2:TerminateInstances": ["RetiringInstances"] },
+  // Finishing what a stopped replacement left: its retiring instances, never a quarantine's evidence.
+  checkWave: { "ec2:TerminateInstances": ["RetiringInstances"] },
+  reclaimGroup: { "ec2:TerminateInstances": ["RetiringInstances"] },
+  sweepFleet: { "ec2:TerminateInstances": ["RetiringInstances"] },
   // Disposal lifts termination protection on the instance; only preservation keeps volumes on termination.
   disposeQuarantine: {
     "ec2:TerminateInstances": ["QuarantinedInstances"],

@@ -10,13 +10,7 @@ process.env.POWERTOOLS_SERVICE_NAME ??= "phoenix";
 process.env.POWERTOOLS_LOG_LEVEL ??= "SILENT";
 // The lock and idempotency table inside the embedded DynamoDB (dynalite) the simulator starts.
 process.env.PHOENIX_TABLE ??= "phoenix-local";
-// The simulated account, and Phoenix's bus in it (serverless.yml names it phoenix-<stage>).
-process.env.PHOENIX_ACCOUNT_ID ??= "123456789012";
-process.env.PHOENIX_EVENT_BUS ??= "phoenix-local";
-// The local ARNs of the state machines (serverless.yml names them phoenix-<name>-<stage>; the stage is "local").
-process.env.PHOENIX_REPLACE_GROUP_ARN ??=
-  "arn:aws:states:us-east-1:123456789012:stateMachine:phoenix-replace-group-local";
-process.env.PHOENIX_IMAGE_ROLLOUT_ARN ??=
-  "arn:aws:states:us-east-1:123456789012:stateMachine:phoenix-image-rollout-local";
-process.env.PHOENIX_QUARANTINE_ARN ??=
-  "arn:aws:states:us-east-1:123456789012:stateMachine:phoenix-quarantine-instance-local";
+// The local stage: the state machines are phoenix-<name>-local, in the account and region of the local
+// functions' ARNs (local/state-machine.ts). The simulator sets Phoenix's bus (phoenix-local) itself; --here
+// announces on the account's default bus.
+process.env.PHOENIX_STAGE ??= "local";

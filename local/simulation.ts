@@ -8,16 +8,19 @@ import { executionArnOf } from "../functions/engine/names";
 import { useClock } from "../functions/runtime/clock";
 import { config, resetConfig } from "../functions/runtime/config";
 import { buildWorld, type Scenario } from "./scenario";
+import { handlerSwap } from "./seams/registry";
+import { actingAs, currentCaller } from "./sim/callers";
 import { createSimClients, type SimCall } from "./sim/clients";
 import { type EmbeddedDynamoDb, startEmbeddedDynamoDb } from "./sim/dynamodb";
 import { type EventRule, eventRules, matchingRules, mayPutEvent, type Sender } from "./sim/eventbridge";
-import { callingFunction, IamEnforcer } from "./sim/iam";
+import { IamEnforcer } from "./sim/iam";
+import type { SimCaller } from "./sim/model";
 import { Observer } from "./sim/observer";
-import { stepFunctionsRoutes } from "./sim/routes/stepfunctions";
 import { SimScheduler } from "./sim/scheduler";
 import { type Deployment, deploy, packagedTemplate, type Template } from "./sim/template";
 import { SimAwsError, type SimWorld } from "./sim/world";
-import { LOCAL_ACCOUNT, LOCAL_REGION, stateMachineByArn, stateMachineByFile } from "./stack";
+import { stepFunctionsRoutes } from "./simulation-sfn";
+import { LOCAL_ACCOUNT, LOCAL_REGION, PHOENIX_BUS, stateMachineByArn, stateMachineByFile } from "./stack";
 import {
   type ExecutionEvent,
   type ExecutionOutcome,
@@ -35,7 +38,7 @@ export interface SimExecution {
   stateMachineArn: string;
   name: string;
   input: string;
-  status: "RUNNING" | "SUCCEEDED" | "FAILED" | "ABORTED";
+  status: "RUNNING" | "SUCCEEDED" | "FAILED" | "ABORTED" | "TIMED_OUT";
   output?: string;
   error?: string;
   cause?: string;
@@ -45,6 +48,10 @@ export interface SimExecution {
   done: Promise<ExecutionOutcome>;
   /** StopExecution aborts through it. */
   stop: AbortController;
+  /** Set when the execution was stopped by its timeout rather than by StopExecution. */
+  timedOut?: boolean;
+  /** Who started it: the Phoenix function that called StartExecution, or the parent execution's Task. */
+  startedBy?: SimCaller;
 }
 
 /** A Lambda invocation made by an event rule or a schedule. */
@@ -71,6 +78,8 @@ export interface StartOptions {
   executionName?: string;
   onEvent?: (event: ExecutionEvent) => void;
   interceptTask?: RunOptions["interceptTask"];
+  /** Who starts it (defaults to the Phoenix function running now, if any). */
+  startedBy?: SimCaller;
 }
 
 /** A simulated account with Phoenix deployed on it. */
@@ -84,6 +93,10 @@ export class Simulation {
   private readonly scheduler: SimScheduler;
   private readonly background = new Set<Promise<unknown>>();
   private readonly executionListeners: ((event: ExecutionEvent) => void)[] = [];
+  private readonly lifecycleListeners: {
+    started: ((execution: SimExecution) => void)[];
+    ended: ((execution: SimExecution) => void)[];
+  } = { started: [], ended: [] };
   private readonly invocationListeners: ((functionKey: string, result: unknown, error?: Error) => void)[] =
     [];
   private readonly load = machineLoader();
@@ -98,6 +111,8 @@ export class Simulation {
   /** The deployed EventBridge rules. */
   readonly rules: EventRule[];
   private restoreSettings: () => void = () => {};
+  /** Takes back the bus the simulator set, if it set one. */
+  private forgetBus: () => void = () => {};
 
   private constructor(
     readonly world: SimWorld,
@@ -139,6 +154,12 @@ export class Simulation {
    */
   static async fromWorld(world: SimWorld, options: DeployOptions = {}): Promise<Simulation> {
     let simulation: Simulation | undefined;
+    // Phoenix announces on its own bus, as the template's functions are told (serverless.yml's busName).
+    const busGiven = process.env.PHOENIX_EVENT_BUS !== undefined;
+    if (!busGiven) {
+      process.env.PHOENIX_EVENT_BUS = PHOENIX_BUS;
+      resetConfig();
+    }
     const template = options.template ?? (await packagedTemplate(options.say));
     const deployment: Deployment = deploy(template, options.stackParameters);
     const iam = new IamEnforcer(deployment, world);
@@ -162,7 +183,29 @@ export class Simulation {
       authorize,
     );
     simulation = new Simulation(world, clients, dynamodb, iam);
+    if (!busGiven)
+      simulation.forgetBus = () => {
+        delete process.env.PHOENIX_EVENT_BUS;
+        resetConfig();
+      };
     return simulation;
+  }
+
+  /** The embedded DynamoDB's endpoint (monitors read the table with their own client). */
+  get tableEndpoint(): string {
+    return this.dynamodb.endpoint;
+  }
+
+  /**
+   * Stops a running execution from outside, as StopExecution does (ABORTED), or as its TimeoutSeconds
+   * would (TIMED_OUT). A Task already running finishes; nothing after it runs, no Catch either.
+   */
+  stopExecution(executionArn: string, how: "aborted" | "timed-out" = "aborted"): boolean {
+    const execution = this.executions.get(executionArn);
+    if (execution?.status !== "RUNNING" || execution.stop.signal.aborted) return false;
+    execution.timedOut = how === "timed-out";
+    execution.stop.abort();
+    return true;
   }
 
   /** Detaches the simulator (the wall clock, default clients and settings come back) and stops its DynamoDB. */
@@ -171,9 +214,10 @@ export class Simulation {
     useClients({});
     useClock();
     this.restoreSettings();
+    this.forgetBus();
     await this.dynamodb.close();
     // Least privilege holds only if no call of any function was denied (unless a test provoked it).
-    if (this.iam.denials.length > 0 && !this.expectDenials) {
+    if (this.iam.denials.length > 0 && this.iam.enforce && !this.expectDenials) {
       const denial = this.iam.denials[0];
       throw new Error(
         `IAM denied ${this.iam.denials.length} call(s) of Phoenix's functions; first: ${denial?.functionKey} ${denial?.request.action} on ${denial?.request.resource}`,
@@ -184,6 +228,16 @@ export class Simulation {
   /** Calls `listener` with the events of every execution (timelines). */
   onExecutionEvent(listener: (event: ExecutionEvent) => void): void {
     this.executionListeners.push(listener);
+  }
+
+  /** Calls `listener` the moment an execution starts (before any of its states runs). */
+  onExecutionStarted(listener: (execution: SimExecution) => void): void {
+    this.lifecycleListeners.started.push(listener);
+  }
+
+  /** Calls `listener` the moment an execution ended (before EventBridge hears of it). */
+  onExecutionEnded(listener: (execution: SimExecution) => void): void {
+    this.lifecycleListeners.ended.push(listener);
   }
 
   /** Calls `listener` after every function invocation made by a rule, a schedule or `invoke`. */
@@ -256,6 +310,7 @@ export class Simulation {
       status: "RUNNING",
       startDate: this.world.clock.now(),
       stop: new AbortController(),
+      startedBy: options.startedBy ?? currentCaller(),
     } as SimExecution;
     execution.done = this.track(
       this.runMachine(machine.file, id, execution, options)
@@ -274,13 +329,14 @@ export class Simulation {
         )
         .then((outcome) => {
           Object.assign(execution, {
-            status: outcome.status,
+            status: outcome.status === "ABORTED" && execution.timedOut ? "TIMED_OUT" : outcome.status,
             output: outcome.output === undefined ? undefined : JSON.stringify(outcome.output),
             error: outcome.error,
             cause: outcome.cause,
             stopDate: this.world.clock.now(),
             outcome,
           });
+          for (const listener of this.lifecycleListeners.ended) listener(execution);
           // EventBridge hears of every execution that did not succeed (the changes Phoenix has a rule for).
           if (outcome.status !== "SUCCEEDED") {
             this.world.putEvent({
@@ -290,7 +346,7 @@ export class Simulation {
                 executionArn,
                 stateMachineArn,
                 name,
-                status: outcome.status,
+                status: execution.status,
                 startDate: execution.startDate,
                 stopDate: execution.stopDate,
                 input,
@@ -305,6 +361,7 @@ export class Simulation {
         }),
     );
     this.executions.set(executionArn, execution);
+    for (const listener of this.lifecycleListeners.started) listener(execution);
     return execution;
   }
 
@@ -343,9 +400,10 @@ export class Simulation {
     const id = this.scheduler.enter();
     try {
       const handler = await importHandler(functionKey);
-      // The function's own role is what IAM evaluates its calls against.
-      invocation.result = await callingFunction.run(functionKey, () =>
-        handler(event, lambdaContext(functionKey, randomUUID())),
+      const real = () => handler(event, lambdaContext(functionKey, randomUUID()));
+      const swap = handlerSwap(functionKey);
+      invocation.result = await actingAs({ functionKey, invokedAt: invocation.at }, () =>
+        swap ? swap(real, event) : real(),
       );
       for (const listener of this.invocationListeners) listener(functionKey, invocation.result);
       return invocation.result;
@@ -406,26 +464,37 @@ export class Simulation {
       const { machine, handlers } = await this.load(file);
       return await runExecution({
         machine,
-        // Each Task runs as its function, so IAM evaluates its calls against that function's role.
-        handlers: new Map(
-          [...handlers].map(([key, handler]) => [
-            key,
-            (event: unknown, context: unknown) => callingFunction.run(key, () => handler(event, context)),
-          ]),
-        ),
+        handlers,
         input: JSON.parse(execution.input),
         executionName: execution.name,
         onEvent: (event) => {
           options.onEvent?.(event);
           for (const listener of this.executionListeners) listener(event);
         },
-        interceptTask: options.interceptTask ?? this.interceptTask,
+        // Every Task runs as its execution's (the account records which execution made each call); a
+        // handler swapped for this run (a seam, local/seams) runs in its place.
+        interceptTask: (task, call) => {
+          const intercept = options.interceptTask ?? this.interceptTask;
+          const swap = handlerSwap(task.functionKey);
+          const handler = swap ? () => swap(call, task.input) : call;
+          return actingAs(
+            {
+              functionKey: task.functionKey,
+              executionArn: execution.executionArn,
+              stateName: task.stateName,
+            },
+            () => (intercept ? intercept(task, handler) : handler()),
+          );
+        },
         signal: execution.stop.signal,
         integrations: {
-          "arn:aws:states:::states:startExecution.sync:2": (input) => this.startChildAndWait(id, input),
+          "arn:aws:states:::states:startExecution.sync:2": (input) =>
+            this.startChildAndWait(id, input, execution.executionArn),
           "arn:aws:states:::states:startExecution": async (input) => {
             const request = startExecutionRequest(input);
-            const child = this.startExecution(request.stateMachineArn, request.name, request.input);
+            const child = this.startExecution(request.stateMachineArn, request.name, request.input, {
+              startedBy: { functionKey: "states:startExecution", executionArn: execution.executionArn },
+            });
             return { ExecutionArn: child.executionArn, StartDate: new Date(child.startDate).toISOString() };
           },
         },
@@ -443,9 +512,11 @@ export class Simulation {
   }
 
   /** states:startExecution.sync:2 — start a child execution and wait for it; the parent does not hold the clock. */
-  private async startChildAndWait(parentId: number, input: unknown): Promise<unknown> {
+  private async startChildAndWait(parentId: number, input: unknown, parentArn: string): Promise<unknown> {
     const request = startExecutionRequest(input);
-    const child = this.startExecution(request.stateMachineArn, request.name, request.input);
+    const child = this.startExecution(request.stateMachineArn, request.name, request.input, {
+      startedBy: { functionKey: "states:startExecution.sync:2", executionArn: parentArn },
+    });
     await this.scheduler.whileWaiting(parentId, child.done);
     const description = {
       ExecutionArn: child.executionArn,

@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { StateMachine, type StateMachineDefinition } from "aws-local-stepfunctions";
 import { executionArnOf } from "../functions/engine/names";
+import { statePatch } from "./seams/registry";
 import { LOCAL_ACCOUNT, LOCAL_REGION, REPO_ROOT, readStack, stateMachineByFile } from "./stack";
 
 export { REPO_ROOT } from "./stack";
@@ -89,7 +90,11 @@ export function loadStateMachine(name: string): LoadedStateMachine {
   const enclosingMap = new Map<string, string>();
   const scopes = new Map<string, Record<string, AslState>>();
   const visit = (states: Record<string, AslState>, mapName?: string) => {
-    for (const [stateName, state] of Object.entries(states)) {
+    for (const [stateName, original] of Object.entries(states)) {
+      // A state swapped for this run (a seam of the local runner), if any.
+      const patch = statePatch(name, stateName);
+      const state = patch ? (patch(original as never) as unknown as AslState) : original;
+      states[stateName] = state;
       scopes.set(stateName, states);
       if (mapName) enclosingMap.set(stateName, mapName);
       if (taskFunctions.has(stateName) || waitStates.has(stateName)) {
@@ -196,6 +201,8 @@ export interface ExecutionEvent {
   index?: number;
   /** Entering a Wait: the seconds it waits. */
   waitSeconds?: number;
+  /** A Task about to be tried again: which retry this is, of how many, and after how long. */
+  retry?: { attempt: number; maxAttempts: number; delaySeconds: number };
 }
 
 /** How an execution ended, with the figures benchmarks need. */
@@ -403,6 +410,7 @@ export async function runExecution(options: RunOptions): Promise<ExecutionOutcom
   let stateTransitions = 0;
   let failure: { error?: string; cause?: string } = {};
   let aborted = false;
+  let retry: ExecutionEvent["retry"];
   const consume = (async () => {
     for await (const event of execution.eventLogs) {
       const state = "state" in event ? event.state : undefined;
@@ -429,13 +437,13 @@ export async function runExecution(options: RunOptions): Promise<ExecutionOutcom
         case "StateRetried": {
           stateTransitions++;
           historyEvents += 3;
-          if (time) {
-            const { retrier, attempt } = event.retry;
-            const base = (retrier.IntervalSeconds ?? 1) * (retrier.BackoffRate ?? 2) ** (attempt - 1);
-            const capped = Math.min(base, retrier.MaxDelaySeconds ?? Number.POSITIVE_INFINITY);
-            const delayMs = (retrier.JitterStrategy === "FULL" ? capped * time.random() : capped) * 1000;
-            if (state) holdUntil(state.name, time.now() + delayMs);
-          }
+          const { retrier, attempt } = event.retry;
+          const base = (retrier.IntervalSeconds ?? 1) * (retrier.BackoffRate ?? 2) ** (attempt - 1);
+          const capped = Math.min(base, retrier.MaxDelaySeconds ?? Number.POSITIVE_INFINITY);
+          const delayMs =
+            (retrier.JitterStrategy === "FULL" && time ? capped * time.random() : capped) * 1000;
+          if (time && state) holdUntil(state.name, time.now() + delayMs);
+          retry = { attempt, maxAttempts: retrier.MaxAttempts ?? 3, delaySeconds: delayMs / 1000 };
           break;
         }
         case "MapIterationFailed":
@@ -473,6 +481,7 @@ export async function runExecution(options: RunOptions): Promise<ExecutionOutcom
         at: clock(),
         index,
         waitSeconds: waitingFor(event.type, state),
+        ...(event.type === "StateRetried" ? { retry } : {}),
       });
     }
   })();

@@ -93,7 +93,11 @@ export async function describeSuspects(
   );
 }
 
-async function findGroup(vpcId: string, name: string): Promise<string | undefined> {
+/** A security group of a VPC by name, with whether it has any inbound or outbound rule. */
+async function findGroup(
+  vpcId: string,
+  name: string,
+): Promise<{ groupId: string; anyIngress: boolean; anyEgress: boolean } | undefined> {
   const response = await callAws("DescribeSecurityGroups", () =>
     ec2().send(
       new DescribeSecurityGroupsCommand({
@@ -104,12 +108,20 @@ async function findGroup(vpcId: string, name: string): Promise<string | undefine
       }),
     ),
   );
-  return response.SecurityGroups?.[0]?.GroupId;
+  const group = response.SecurityGroups?.[0];
+  if (!group?.GroupId) return undefined;
+  return {
+    groupId: group.GroupId,
+    anyIngress: (group.IpPermissions ?? []).length > 0,
+    anyEgress: (group.IpPermissionsEgress ?? []).length > 0,
+  };
 }
 
 /**
  * The two groups isolation needs in a VPC, created once and found afterwards: one allowing all traffic
- * (applied first, so tracked connections become untracked) and one with no rules at all.
+ * (applied first, so tracked connections become untracked) and one with no rules at all. A group found
+ * without its rules right (an earlier attempt created it, then failed before setting them, throttled say)
+ * is put right, so a retried isolation never moves a suspect into a group that still lets traffic out.
  */
 export async function ensureIsolationGroups(
   vpcId: string,
@@ -117,7 +129,8 @@ export async function ensureIsolationGroups(
   const tags = [
     { ResourceType: "security-group" as const, Tags: [{ Key: "phoenix:managed", Value: "true" }] },
   ];
-  let untrackGroupId = await findGroup(vpcId, UNTRACK_GROUP_NAME);
+  const untrack = await findGroup(vpcId, UNTRACK_GROUP_NAME);
+  let untrackGroupId = untrack?.groupId;
   if (!untrackGroupId) {
     const created = await callAws("CreateSecurityGroup", () =>
       ec2().send(
@@ -131,13 +144,15 @@ export async function ensureIsolationGroups(
       ),
     );
     untrackGroupId = created.GroupId as string;
+  }
+  if (!untrack?.anyIngress) {
+    const groupId = untrackGroupId;
     await callAws("AuthorizeSecurityGroupIngress", () =>
-      ec2().send(
-        new AuthorizeSecurityGroupIngressCommand({ GroupId: untrackGroupId, IpPermissions: ALL_TRAFFIC }),
-      ),
+      ec2().send(new AuthorizeSecurityGroupIngressCommand({ GroupId: groupId, IpPermissions: ALL_TRAFFIC })),
     );
   }
-  let isolationGroupId = await findGroup(vpcId, ISOLATION_GROUP_NAME);
+  const isolation = await findGroup(vpcId, ISOLATION_GROUP_NAME);
+  let isolationGroupId = isolation?.groupId;
   if (!isolationGroupId) {
     const created = await callAws("CreateSecurityGroup", () =>
       ec2().send(
@@ -150,11 +165,12 @@ export async function ensureIsolationGroups(
       ),
     );
     isolationGroupId = created.GroupId as string;
-    // A new group allows everything out; isolation allows nothing.
+  }
+  // A new group allows everything out; isolation allows nothing.
+  if (!isolation || isolation.anyEgress) {
+    const groupId = isolationGroupId;
     await callAws("RevokeSecurityGroupEgress", () =>
-      ec2().send(
-        new RevokeSecurityGroupEgressCommand({ GroupId: isolationGroupId, IpPermissions: ALL_TRAFFIC }),
-      ),
+      ec2().send(new RevokeSecurityGroupEgressCommand({ GroupId: groupId, IpPermissions: ALL_TRAFFIC })),
     );
   }
   return { untrackGroupId, isolationGroupId };

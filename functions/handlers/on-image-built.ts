@@ -3,8 +3,9 @@ import type * as z from "zod";
 import { getBuiltImage } from "../aws/imagebuilder";
 import { InvalidInputError } from "../engine/errors";
 import { channelOfBuiltImage, ImageBuilderEventSchema, type PublishedImage } from "../engine/images";
-import { config, required } from "../runtime/config";
+import { config } from "../runtime/config";
 import { phoenixHandler } from "../runtime/handler";
+import { stackAccount } from "../runtime/stack";
 import { rollOutImage } from "./shared/image-trigger";
 
 type ImageBuilt = z.output<typeof ImageBuilderEventSchema>;
@@ -16,7 +17,7 @@ type ImageBuilt = z.output<typeof ImageBuilderEventSchema>;
  */
 async function resolveBuiltImage(event: ImageBuilt): Promise<PublishedImage | { ignored: string }> {
   const region = config().AWS_REGION;
-  const account = required("PHOENIX_ACCOUNT_ID");
+  const account = stackAccount();
   if (event.detail.state.status !== "AVAILABLE")
     return { ignored: `image state is ${event.detail.state.status}` };
   const arn = event.resources[0] as string;

@@ -20,9 +20,10 @@ import {
 } from "../engine/quarantine-budget";
 import { guardDutyFindingIgnored, RESPONDER_SOURCE } from "../engine/trust";
 import { now } from "../runtime/clock";
-import { config, required } from "../runtime/config";
+import { config } from "../runtime/config";
 import { phoenixHandler } from "../runtime/handler";
 import { logger } from "../runtime/observability";
+import { stateMachineArn } from "../runtime/stack";
 
 const envelope = {
   id: z.string().min(1),
@@ -213,7 +214,7 @@ async function onQuarantineRequested(event: z.output<typeof EventSchema>) {
   const verdict = await withinBudgets(request, wholeGroupAllowed);
   if (!verdict.allowed) return refuse(request, verdict);
   const execution = await startNamedExecution({
-    stateMachineArn: required("PHOENIX_QUARANTINE_ARN"),
+    stateMachineArn: stateMachineArn("quarantine-instance"),
     name: executionName("quarantine", request.caseId),
     input: request,
   });

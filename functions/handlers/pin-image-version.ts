@@ -14,6 +14,7 @@ import { now } from "../runtime/clock";
 import { config, imagePolicy } from "../runtime/config";
 import { phoenixHandler } from "../runtime/handler";
 import { logger } from "../runtime/observability";
+import { stackAccount } from "../runtime/stack";
 
 const PinInputSchema = StepSchema.extend({ imageId: AmiIdSchema, channel: ChannelSchema });
 
@@ -33,7 +34,7 @@ async function pinStep({ groupName, imageId, channel }: z.output<typeof PinInput
     );
   }
   // The image may have been deprecated, disabled or retagged since the rollout started: judge it again.
-  const verdict = judgeImage(imageId, await describeImage(imageId), imagePolicy(), now());
+  const verdict = judgeImage(imageId, await describeImage(imageId), imagePolicy(stackAccount()), now());
   if (!verdict.allowed) {
     const refusal = { imageId, channel, groupName, rule: verdict.rule, reason: verdict.reason };
     await publishEvent(config().PHOENIX_EVENT_BUS, "Image Rollout Refused", refusal);

@@ -12,9 +12,11 @@ import { planReplacement } from "../engine/plan";
 import { groupPolicy } from "../engine/policy";
 import { groupSweepSettings, planSweep, type SweepGroupInput, sweepReason } from "../engine/sweep";
 import { now } from "../runtime/clock";
-import { config, required, sweepSettings } from "../runtime/config";
+import { config, sweepSettings } from "../runtime/config";
 import { phoenixHandler } from "../runtime/handler";
 import { logger, metrics } from "../runtime/observability";
+import { stateMachineArn } from "../runtime/stack";
+import { reapLeftovers } from "./shared/leftovers";
 
 // An EventBridge scheduled event ({ time, ... }) or a direct invocation ({ dryRun: true }).
 const SweepInputSchema = z
@@ -93,7 +95,7 @@ async function sweepStep(input: z.output<typeof SweepInputSchema>) {
       continue;
     }
     const execution = await startNamedExecution({
-      stateMachineArn: required("PHOENIX_REPLACE_GROUP_ARN"),
+      stateMachineArn: stateMachineArn("replace-group"),
       name,
       input: { groupName: decision.groupName, reason, instanceIds, requestedBy: "age-sweep" },
     });
@@ -109,7 +111,9 @@ async function sweepStep(input: z.output<typeof SweepInputSchema>) {
     replacements.push({ ...started, ...execution });
   }
   metrics.addMetric("ReplacementsStarted", MetricUnit.Count, input.dryRun ? 0 : replacements.length);
-  const result = { dryRun: input.dryRun, plan, stats, replacements };
+  // Whatever a replacement took out of service and left running (stopped, timed out, its reap gave up).
+  const leftovers = await reapLeftovers({ dryRun: input.dryRun });
+  const result = { dryRun: input.dryRun, plan, stats, replacements, leftovers };
   await publishEvent(eventBus, input.dryRun ? "Sweep Planned" : "Sweep Started", {
     sweptAt: plan.sweptAt,
     dryRun: input.dryRun,
@@ -121,6 +125,7 @@ async function sweepStep(input: z.output<typeof SweepInputSchema>) {
       action: decision.action,
       why: decision.why,
       instances: decision.instances.length,
+      ...(decision.invalidTag ? { invalidTag: decision.invalidTag } : {}),
     })),
   });
   logger.info("sweep", {

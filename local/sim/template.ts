@@ -179,6 +179,7 @@ export function deploy(template: Template, parameters: Record<string, string | s
       properties.StateMachineName ??
       properties.RoleName ??
       properties.TopicName ??
+      properties.QueueName ??
       properties.ManagedPolicyName;
     return named === undefined ? logicalId : String(resolve(named, deployment));
   };
@@ -196,6 +197,10 @@ export function deploy(template: Template, parameters: Record<string, string | s
           return arnOf("sns", nameOf(logicalId));
         case "AWS::IAM::ManagedPolicy":
           return `arn:aws:iam::${LOCAL_ACCOUNT}:policy/${nameOf(logicalId)}`;
+        // https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-sqs-queue.html
+        // (Ref returns the queue URL).
+        case "AWS::SQS::Queue":
+          return `https://sqs.${LOCAL_REGION}.amazonaws.com/${LOCAL_ACCOUNT}/${nameOf(logicalId)}`;
         default:
           return nameOf(logicalId);
       }
@@ -203,7 +208,8 @@ export function deploy(template: Template, parameters: Record<string, string | s
     attributeOf(logicalId, attribute) {
       const resource = template.Resources[logicalId];
       const name = nameOf(logicalId);
-      if (attribute === "Name") return name;
+      if (attribute === "Name" || (attribute === "QueueName" && resource?.Type === "AWS::SQS::Queue"))
+        return name;
       if (attribute !== "Arn") throw new Error(`the simulator does not know ${logicalId}.${attribute}`);
       switch (resource?.Type) {
         case "AWS::Lambda::Function":
@@ -218,6 +224,15 @@ export function deploy(template: Template, parameters: Record<string, string | s
           return arnOf("states", `stateMachine:${name}`);
         case "AWS::SNS::Topic":
           return arnOf("sns", name);
+        case "AWS::SQS::Queue":
+          return arnOf("sqs", name);
+        // A rule on a custom bus has the bus in its ARN:
+        // https://docs.aws.amazon.com/service-authorization/latest/reference/list-amazoneventbridge.html#amazoneventbridge-resources-for-iam-policies
+        case "AWS::Events::Rule": {
+          const bus = resource.Properties?.EventBusName;
+          const busName = bus === undefined ? "default" : String(resolve(bus, deployment));
+          return arnOf("events", busName === "default" ? `rule/${name}` : `rule/${busName}/${name}`);
+        }
         default:
           throw new Error(`the simulator does not know the ARN of ${logicalId} (${resource?.Type})`);
       }

@@ -66,13 +66,68 @@ describe("isolation groups", () => {
     });
   });
 
-  it("finds them afterwards instead of creating them again", async () => {
-    ec2.on(DescribeSecurityGroupsCommand).resolves({ SecurityGroups: [{ GroupId: "sg-existing" }] });
+  it("finds them afterwards instead of creating them again, and leaves rules that are right alone", async () => {
+    ec2
+      .on(DescribeSecurityGroupsCommand, {
+        Filters: [
+          { Name: "vpc-id", Values: ["vpc-1"] },
+          { Name: "group-name", Values: ["phoenix-isolation-untrack"] },
+        ],
+      })
+      .resolves({
+        SecurityGroups: [
+          { GroupId: "sg-untrack", IpPermissions: ALL_TRAFFIC, IpPermissionsEgress: ALL_TRAFFIC },
+        ],
+      })
+      .on(DescribeSecurityGroupsCommand, {
+        Filters: [
+          { Name: "vpc-id", Values: ["vpc-1"] },
+          { Name: "group-name", Values: ["phoenix-isolation"] },
+        ],
+      })
+      .resolves({
+        SecurityGroups: [{ GroupId: "sg-isolation", IpPermissions: [], IpPermissionsEgress: [] }],
+      });
     expect(await ensureIsolationGroups("vpc-1")).toEqual({
-      untrackGroupId: "sg-existing",
-      isolationGroupId: "sg-existing",
+      untrackGroupId: "sg-untrack",
+      isolationGroupId: "sg-isolation",
     });
     expect(ec2).not.toHaveReceivedCommand(CreateSecurityGroupCommand);
+    expect(ec2).not.toHaveReceivedCommand(AuthorizeSecurityGroupIngressCommand);
+    expect(ec2).not.toHaveReceivedCommand(RevokeSecurityGroupEgressCommand);
+  });
+
+  it("puts right a group an earlier attempt created but failed to set up (a throttled call)", async () => {
+    // The isolation group still has the outbound rule every new group starts with; the untrack group no rule.
+    ec2
+      .on(DescribeSecurityGroupsCommand, {
+        Filters: [
+          { Name: "vpc-id", Values: ["vpc-1"] },
+          { Name: "group-name", Values: ["phoenix-isolation-untrack"] },
+        ],
+      })
+      .resolves({
+        SecurityGroups: [{ GroupId: "sg-untrack", IpPermissions: [], IpPermissionsEgress: ALL_TRAFFIC }],
+      })
+      .on(DescribeSecurityGroupsCommand, {
+        Filters: [
+          { Name: "vpc-id", Values: ["vpc-1"] },
+          { Name: "group-name", Values: ["phoenix-isolation"] },
+        ],
+      })
+      .resolves({
+        SecurityGroups: [{ GroupId: "sg-isolation", IpPermissions: [], IpPermissionsEgress: ALL_TRAFFIC }],
+      });
+    await ensureIsolationGroups("vpc-1");
+    expect(ec2).not.toHaveReceivedCommand(CreateSecurityGroupCommand);
+    expect(ec2).toHaveReceivedCommandWith(AuthorizeSecurityGroupIngressCommand, {
+      GroupId: "sg-untrack",
+      IpPermissions: ALL_TRAFFIC,
+    });
+    expect(ec2).toHaveReceivedCommandWith(RevokeSecurityGroupEgressCommand, {
+      GroupId: "sg-isolation",
+      IpPermissions: ALL_TRAFFIC,
+    });
   });
 });
 

@@ -85,17 +85,41 @@ const TOUR: [string, () => Scenario, (sim: Simulation) => Promise<unknown>][] = 
     (sim) => runScenario(loadScenario("age-sweep"), () => {}, sim),
   ],
   [
-    "the janitor",
+    "the janitor and the sweep finish what stopped replacements left",
     () => loadScenario("default"),
     async (sim) => {
-      const stopped = sim.run("replace-group", runInput(loadScenario("default")), {
-        executionName: "stopped",
+      // Each execution is stopped as soon as its first wave is out of service (its old instances draining).
+      sim.onExecutionEvent((event) => {
+        if (event.type !== "StateExited" || event.stateName !== "Retire") return;
+        const execution = [...sim.executions.values()].find((item) => item.name === event.executionName);
+        if (execution) sim.stopExecution(execution.executionArn);
       });
-      sim.at(90, () => sim.executions.get([...sim.executions.keys()][0] as string)?.stop.abort());
-      const { executionArn } = await stopped;
+      const input = runInput(loadScenario("default"));
+      const { executionArn } = await sim.run("replace-group", input, { executionName: "stopped" });
       await sim.idle();
-      // An operator asks too (phoenix reclaim): the janitor checks the execution is no longer running.
+      // The janitor found them draining; once drained, an operator asks again (phoenix reclaim), and it
+      // terminates them.
+      sim.world.clock.advanceBy(120_000);
       await sim.invoke("reclaimGroup", { executionArn, groupName: "web-prod", dryRun: true });
+      await sim.invoke("reclaimGroup", { executionArn, groupName: "web-prod" });
+      // The next stopped execution's drained instances are the sweep's to terminate.
+      await sim.run("replace-group", input, { executionName: "stopped-again" });
+      await sim.idle();
+      sim.world.clock.advanceBy(120_000);
+      await sim.invoke("sweepFleet", sim.scheduledEvent());
+    },
+  ],
+  [
+    "a replacement whose bake outlasts the drain: each wave terminates the last wave's drained instances",
+    () => {
+      const scenario = loadScenario("default");
+      for (const group of scenario.targetGroups) group.deregistrationDelaySeconds = 120;
+      return scenario;
+    },
+    async (sim) => {
+      const input = runInput(loadScenario("default")) as { policy: Record<string, unknown> };
+      input.policy.probes = { bakeSeconds: 300 };
+      await sim.run("replace-group", input);
     },
   ],
   [

@@ -15,14 +15,15 @@ import type { PublishedImage } from "../../engine/images";
 import { executionName } from "../../engine/names";
 import { futureDated, judgeImage } from "../../engine/provenance";
 import { now } from "../../runtime/clock";
-import { config, imagePolicy, required } from "../../runtime/config";
+import { config, imagePolicy } from "../../runtime/config";
 import { logger } from "../../runtime/observability";
+import { stackAccount, stateMachineArn } from "../../runtime/stack";
 
 /** Starts the channel's rollout onto the image under a deterministic name: at most once per channel and image. */
 async function startRollout(image: PublishedImage) {
   const name = executionName("image", image.channel, image.imageId);
   const execution = await startNamedExecution({
-    stateMachineArn: required("PHOENIX_IMAGE_ROLLOUT_ARN"),
+    stateMachineArn: stateMachineArn("image-rollout"),
     name,
     input: { image },
   });
@@ -63,7 +64,12 @@ export async function rollOutImage(
   // A sender's clock is not evidence: an event dated in the future is refused outright.
   const future = futureDated(event.time, now());
   if (future) return refuse(image, "event-not-future-dated", future, event.id);
-  const verdict = judgeImage(image.imageId, await describeImage(image.imageId), imagePolicy(), now());
+  const verdict = judgeImage(
+    image.imageId,
+    await describeImage(image.imageId),
+    imagePolicy(stackAccount()),
+    now(),
+  );
   if (!verdict.allowed) return refuse(image, verdict.rule, verdict.reason, event.id);
   // EventBridge does not deliver in order: an image created before the channel's current one never rolls.
   // The order is EC2's creation time of each image, not any time an event claims.

@@ -1,9 +1,9 @@
 // The simulated Step Functions API (StartExecution, DescribeExecution, StopExecution, ListExecutions),
-// answered by the simulation's executions (local/simulation.ts runs them).
+// answered by the simulation's executions.
 import { randomUUID } from "node:crypto";
-import type { SimExecution, Simulation } from "../../simulation";
-import { SimAwsError } from "../world";
-import type { Route } from "./route";
+import type { Route } from "./sim/routes";
+import { SimAwsError } from "./sim/world";
+import type { SimExecution, Simulation } from "./simulation";
 
 /** The simulated Step Functions API, answered by the simulation's executions. */
 export function stepFunctionsRoutes(simulation: () => Simulation): Route[] {
@@ -44,7 +44,7 @@ export function stepFunctionsRoutes(simulation: () => Simulation): Route[] {
     route("DescribeExecution", false, (_, input) => describe(find(input.executionArn))),
     route("StopExecution", true, (_, input) => {
       const execution = find(input.executionArn);
-      if (execution.status === "RUNNING") execution.stop.abort();
+      simulation().stopExecution(execution.executionArn);
       return { stopDate: new Date(simulation().world.clock.now()) };
     }),
     route("ListExecutions", false, (_, input) => ({
