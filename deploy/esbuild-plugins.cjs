@@ -63,4 +63,27 @@ const lambdaEnvironmentCredentials = {
   },
 };
 
-module.exports = [zodEnglishOnly, sdkSchemasShakable, lambdaEnvironmentCredentials];
+/**
+ * The SDK's protocols load event-stream support (`await import("@smithy/core/event-streams")`) only for an
+ * operation with an event-stream member; esbuild still inlines it, about 12 KB in every bundle. No operation a
+ * Phoenix function calls streams events, so a bundle gets a stand-in that says so if one ever did.
+ */
+const noEventStreams = {
+  name: "no-event-streams",
+  setup(build) {
+    build.onResolve({ filter: /^@smithy\/core\/event-streams$/ }, (args) => ({
+      path: args.path,
+      namespace: "no-event-streams",
+    }));
+    build.onLoad({ filter: /.*/, namespace: "no-event-streams" }, () => ({
+      contents: [
+        'const unused = () => { throw new Error("event streams are not bundled: no Phoenix function calls an operation that streams events (deploy/esbuild-plugins.cjs)"); };',
+        "export const eventStreamSerdeProvider = unused;",
+        "export class EventStreamSerde { constructor() { unused(); } }",
+      ].join("\n"),
+      loader: "js",
+    }));
+  },
+};
+
+module.exports = [zodEnglishOnly, sdkSchemasShakable, lambdaEnvironmentCredentials, noEventStreams];

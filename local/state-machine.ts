@@ -274,6 +274,9 @@ export function readPath(value: unknown, path: string): unknown {
   );
 }
 
+/** Definitions (as JSON) the library has validated in this process. */
+const validatedDefinitions = new Set<string>();
+
 /** Loads each state machine file and imports its handlers once, on first use. */
 export function machineLoader(): (
   file: string,
@@ -378,7 +381,13 @@ export async function runExecution(options: RunOptions): Promise<ExecutionOutcom
   }
   const zero = (names: Iterable<string>) => Object.fromEntries([...names].map((name) => [name, 0]));
   const taskStates = [...machine.taskFunctions.keys(), ...machine.integrationTasks.keys()];
-  const stateMachine = new StateMachine(machine.definition, { validationOptions: { checkArn: false } });
+  // The library validates a definition against the ASL schema each time it is given one (compiling that
+  // schema costs about as much CPU as a small rotation): once per definition and process is enough.
+  const text = JSON.stringify(machine.definition);
+  const stateMachine = new StateMachine(machine.definition, {
+    validationOptions: { checkArn: false, noValidate: validatedDefinitions.has(text) },
+  });
+  validatedDefinitions.add(text);
   const execution = stateMachine.run(options.input as never, {
     overrides: {
       taskResourceLocalHandlers: taskHandlers as never,

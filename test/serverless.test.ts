@@ -443,11 +443,11 @@ describe("npx osls invoke local, one function of each kind, offline", () => {
       "autoscaling:DescribeAutoScalingGroups": {
         xml: autoScalingXml("DescribeAutoScalingGroups", "<AutoScalingGroups/>"),
       },
-      // The sweep looks for instances a replacement left retiring: none.
-      "ec2:DescribeInstances": {
-        xml: '<DescribeInstancesResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>fake-aws</requestId><reservationSet/></DescribeInstancesResponse>',
-      },
       "events:PutEvents": { json: { FailedEntryCount: 0, Entries: [{ EventId: "fake-event" }] } },
+      // No instance a replacement left retiring outside its group.
+      "ec2:DescribeInstances": {
+        xml: '<DescribeInstancesResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>fake</requestId><reservationSet/></DescribeInstancesResponse>',
+      },
     });
     const dynamodb = await startEmbeddedDynamoDb(undefined, "phoenix-dev", []);
     try {
@@ -463,12 +463,13 @@ describe("npx osls invoke local, one function of each kind, offline", () => {
         plan: { decisions: [], instancesDue: 0, maxConcurrentGroups: 3 },
         replacements: [],
       });
-      expect(aws.requests.map((request) => request.operation)).toEqual([
+      // The sweep also looks for instances a replacement left retiring (none here).
+      expect(aws.requests.map((request) => request.operation).sort()).toEqual([
         "autoscaling:DescribeAutoScalingGroups",
         "ec2:DescribeInstances",
         "events:PutEvents",
       ]);
-      const put = JSON.parse(aws.requests[2]?.body ?? "{}");
+      const put = JSON.parse(aws.requests.find((r) => r.operation === "events:PutEvents")?.body ?? "{}");
       // Phoenix announces on its own bus (serverless.yml's busName).
       expect(put.Entries[0]).toMatchObject({ DetailType: "Sweep Started", EventBusName: "phoenix-dev" });
     } finally {

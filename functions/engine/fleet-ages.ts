@@ -40,11 +40,27 @@ export function collectAges(inputs: SweepGroupInput[], settings: SweepSettings, 
 }
 
 /** The p-th percentile (0-100) of values by nearest rank; 0 for no values. */
-export function percentile(values: number[], p: number): number {
-  if (values.length === 0) return 0;
-  const sorted = [...values].sort((a, b) => a - b);
+export function percentile(values: ArrayLike<number>, p: number): number {
+  return percentileOfSorted(Float64Array.from(values).sort(), p);
+}
+
+/** The p-th percentile (0-100) of values already sorted ascending, by nearest rank; 0 for none. */
+function percentileOfSorted(sorted: ArrayLike<number>, p: number): number {
+  if (sorted.length === 0) return 0;
   const rank = Math.max(1, Math.ceil((p / 100) * sorted.length));
   return sorted[Math.min(rank, sorted.length) - 1] as number;
+}
+
+/** Largest and smallest of values, in one pass (spreading a fleet's ages into Math.max overflows the stack). */
+function extremes(values: ArrayLike<number>): { max: number; min: number } {
+  let max = Number.NEGATIVE_INFINITY;
+  let min = Number.POSITIVE_INFINITY;
+  for (let index = 0; index < values.length; index++) {
+    const value = values[index] as number;
+    if (value > max) max = value;
+    if (value < min) min = value;
+  }
+  return { max, min };
 }
 
 /** Fleet figures the sweep publishes as metrics. */
@@ -59,14 +75,55 @@ export interface AgeStats {
 
 /** Count, max, p50 and p95 of ages, and how many are over their maximum or drifted. */
 export function ageStats(instances: AgedInstance[]): AgeStats {
-  const ages = instances.map((instance) => instance.ageSeconds);
+  const ages = new Float64Array(instances.length);
+  let overMax = 0;
+  let drifted = 0;
+  for (const [index, instance] of instances.entries()) {
+    ages[index] = instance.ageSeconds;
+    if (instance.overMax) overMax++;
+    if (instance.drifted) drifted++;
+  }
+  ages.sort();
   return {
     instances: instances.length,
-    maxAgeSeconds: Math.round(Math.max(0, ...ages)),
-    p50AgeSeconds: Math.round(percentile(ages, 50)),
-    p95AgeSeconds: Math.round(percentile(ages, 95)),
-    overMax: instances.filter((instance) => instance.overMax).length,
-    drifted: instances.filter((instance) => instance.drifted).length,
+    maxAgeSeconds: Math.round(Math.max(0, ages[ages.length - 1] ?? 0)),
+    p50AgeSeconds: Math.round(percentileOfSorted(ages, 50)),
+    p95AgeSeconds: Math.round(percentileOfSorted(ages, 95)),
+    overMax,
+    drifted,
+  };
+}
+
+/**
+ * The same figures as `ageStats(collectAges(...))`, without an object per instance: what the sweep publishes
+ * as metrics, for a fleet of hundreds of thousands of instances in the sweep function's memory.
+ */
+export function fleetAgeStats(inputs: SweepGroupInput[], settings: SweepSettings, now: Date): AgeStats {
+  let count = 0;
+  for (const input of inputs) count += input.group.instances.length;
+  const ages = new Float64Array(count);
+  let used = 0;
+  let overMax = 0;
+  let drifted = 0;
+  for (const input of inputs) {
+    const resolved = groupSweepSettings(input.group, settings);
+    const maxAgeSeconds = "invalid" in resolved ? settings.defaultMaxAgeSeconds : resolved.maxAgeSeconds;
+    for (const instance of input.group.instances) {
+      if (instance.lifecycleState !== "InService" && instance.tags[QUARANTINE_TAG] === undefined) continue;
+      const age = ageSeconds(instance, now);
+      ages[used++] = age;
+      if (age > maxAgeSeconds) overMax++;
+      if (input.currentImageId && instance.imageId && instance.imageId !== input.currentImageId) drifted++;
+    }
+  }
+  const sorted = ages.subarray(0, used).sort();
+  return {
+    instances: used,
+    maxAgeSeconds: Math.round(Math.max(0, sorted[used - 1] ?? 0)),
+    p50AgeSeconds: Math.round(percentileOfSorted(sorted, 50)),
+    p95AgeSeconds: Math.round(percentileOfSorted(sorted, 95)),
+    overMax,
+    drifted,
   };
 }
 
@@ -111,9 +168,10 @@ const NICE_EDGES = [
 ];
 
 /** Bucket boundaries that fit the ages: nice edges up to the oldest instance, at most `maxBuckets` buckets. */
-export function bucketEdges(ages: number[], maxBuckets = 10): number[] {
-  const oldest = Math.max(0, ...ages);
-  const youngest = Math.min(...ages, oldest);
+export function bucketEdges(ages: ArrayLike<number>, maxBuckets = 10): number[] {
+  const { max, min } = extremes(ages);
+  const oldest = Math.max(0, max);
+  const youngest = Math.min(min, oldest);
   let edges = NICE_EDGES.filter((edge) => edge <= oldest);
   // Drop edges below the youngest instance except the last one, so the first bucket is not empty space.
   const firstUseful = edges.findIndex((edge) => edge > youngest);

@@ -33,7 +33,7 @@ export type DueReason = "max-age" | "drift";
 export interface SweepCandidate {
   instanceId: string;
   ageSeconds: number;
-  reasons: DueReason[];
+  reasons: readonly DueReason[];
   /** Past max age + grace: windows no longer hold it back (the capacity floor still does). */
   overdue: boolean;
 }
@@ -131,6 +131,11 @@ export function policyTagProblem(tags: Record<string, string>): InvalidTag | und
   }
 }
 
+// Reasons are shared, never changed: a sweep marks hundreds of thousands of instances due.
+const OVER_MAX: readonly DueReason[] = Object.freeze(["max-age"]);
+const DRIFTED: readonly DueReason[] = Object.freeze(["drift"]);
+const BOTH: readonly DueReason[] = Object.freeze(["max-age", "drift"]);
+
 /** Instances of a group that are due (too old or drifted), oldest first, never quarantined or too young. */
 export function dueInstances(
   input: SweepGroupInput,
@@ -138,25 +143,23 @@ export function dueInstances(
   settings: SweepSettings,
   now: Date,
 ): SweepCandidate[] {
-  return input.group.instances
-    .filter(
-      (instance) => instance.lifecycleState === "InService" && instance.tags[QUARANTINE_TAG] === undefined,
-    )
-    .map((instance) => {
-      const age = ageSeconds(instance, now);
-      const reasons: DueReason[] = [];
-      if (age > maxAgeSeconds) reasons.push("max-age");
-      if (input.currentImageId && instance.imageId && instance.imageId !== input.currentImageId)
-        reasons.push("drift");
-      return {
-        instanceId: instance.instanceId,
-        ageSeconds: age,
-        reasons,
-        overdue: age > maxAgeSeconds + settings.deadlineGraceSeconds,
-      };
-    })
-    .filter((candidate) => candidate.reasons.length > 0 && candidate.ageSeconds >= settings.minAgeSeconds)
-    .sort((a, b) => b.ageSeconds - a.ageSeconds || a.instanceId.localeCompare(b.instanceId));
+  // One pass, and a candidate only for an instance that is due (a sweep reads every instance of the fleet).
+  const due: SweepCandidate[] = [];
+  for (const instance of input.group.instances) {
+    if (instance.lifecycleState !== "InService" || instance.tags[QUARANTINE_TAG] !== undefined) continue;
+    const age = ageSeconds(instance, now);
+    if (age < settings.minAgeSeconds) continue;
+    const overMax = age > maxAgeSeconds;
+    const drifted = !!input.currentImageId && !!instance.imageId && instance.imageId !== input.currentImageId;
+    if (!overMax && !drifted) continue;
+    due.push({
+      instanceId: instance.instanceId,
+      ageSeconds: age,
+      reasons: overMax ? (drifted ? BOTH : OVER_MAX) : DRIFTED,
+      overdue: age > maxAgeSeconds + settings.deadlineGraceSeconds,
+    });
+  }
+  return due.sort((a, b) => b.ageSeconds - a.ageSeconds || a.instanceId.localeCompare(b.instanceId));
 }
 
 /**

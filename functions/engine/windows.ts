@@ -41,13 +41,21 @@ function parseMinute(text: string): number | undefined {
   return minute <= 24 * 60 ? minute : undefined;
 }
 
+const knownZones = new Map<string, boolean>();
+
+/** Whether the runtime knows an IANA zone (remembered: building a formatter costs as much as a sweep's group). */
 function isTimeZone(zone: string): boolean {
-  try {
-    new Intl.DateTimeFormat("en-US", { timeZone: zone });
-    return true;
-  } catch {
-    return false;
+  let known = knownZones.get(zone);
+  if (known === undefined) {
+    try {
+      new Intl.DateTimeFormat("en-US", { timeZone: zone });
+      known = true;
+    } catch {
+      known = false;
+    }
+    knownZones.set(zone, known);
   }
+  return known;
 }
 
 /** Parses "<days> <HH:MM>-<HH:MM> <IANA zone>"; undefined when any part is not valid. */
@@ -78,8 +86,23 @@ export function parseMaintenanceWindow(text: string): MaintenanceWindow | undefi
 
 const formatters = new Map<string, Intl.DateTimeFormat>();
 
+// Windows are minute-grained, so a zone's local time is the same for every instant of a UTC minute: a sweep
+// asks for the same minute once per group (thousands of groups), and nextOpening walks minutes forward.
+const localMinutes = new Map<string, { day: number; minute: number }>();
+
 /** Local weekday (0 = Sunday) and minute of the day of an instant in a zone. */
 export function localTime(at: Date, timeZone: string): { day: number; minute: number } {
+  const key = `${timeZone}|${Math.floor(at.getTime() / 60_000)}`;
+  let local = localMinutes.get(key);
+  if (!local) {
+    if (localMinutes.size >= 100_000) localMinutes.clear();
+    local = formatLocalTime(at, timeZone);
+    localMinutes.set(key, local);
+  }
+  return local;
+}
+
+function formatLocalTime(at: Date, timeZone: string): { day: number; minute: number } {
   let formatter = formatters.get(timeZone);
   if (!formatter) {
     formatter = new Intl.DateTimeFormat("en-US", {
@@ -114,6 +137,21 @@ export function isWindowOpen(window: MaintenanceWindow, at: Date): boolean {
 /** The next instant (to the minute, within 8 days) at which the window is open; `at` itself if it is. */
 export function nextOpening(window: MaintenanceWindow, at: Date): Date | undefined {
   const start = Math.floor(at.getTime() / 60_000) * 60_000;
+  // Groups share windows: the walk below is done once per window and minute.
+  const key = `${window.text}|${start}`;
+  if (openings.has(key)) {
+    const found = openings.get(key);
+    return found === start ? at : found === undefined ? undefined : new Date(found);
+  }
+  if (openings.size >= 10_000) openings.clear();
+  const found = walkToOpening(window, at, start);
+  openings.set(key, found === undefined ? undefined : found === at ? start : found.getTime());
+  return found;
+}
+
+const openings = new Map<string, number | undefined>();
+
+function walkToOpening(window: MaintenanceWindow, at: Date, start: number): Date | undefined {
   for (let minute = 0; minute <= 8 * 24 * 60; minute++) {
     const candidate = new Date(start + minute * 60_000);
     if (isWindowOpen(window, candidate)) return minute === 0 ? at : candidate;

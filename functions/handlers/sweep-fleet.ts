@@ -6,7 +6,7 @@ import { readManagedFleet } from "../aws/fleet";
 import { readBudgetUsed, recordReplacement } from "../aws/ledger";
 import { readLockedGroups } from "../aws/lock";
 import { startNamedExecution } from "../aws/stepfunctions";
-import { ageStats, collectAges } from "../engine/fleet-ages";
+import { fleetAgeStats } from "../engine/fleet-ages";
 import { executionName, nameTime } from "../engine/names";
 import { planReplacement } from "../engine/plan";
 import { groupPolicy } from "../engine/policy";
@@ -57,7 +57,7 @@ async function sweepStep(input: z.output<typeof SweepInputSchema>) {
     budgetUsed: used.get(group.groupName) ?? 0,
   }));
   const plan = planSweep(inputs, settings, at);
-  const stats = ageStats(collectAges(inputs, settings, at));
+  const stats = fleetAgeStats(inputs, settings, at);
   metrics.addMetric("MaxInstanceAge", MetricUnit.Seconds, stats.maxAgeSeconds);
   metrics.addMetric("P50InstanceAge", MetricUnit.Seconds, stats.p50AgeSeconds);
   metrics.addMetric("P95InstanceAge", MetricUnit.Seconds, stats.p95AgeSeconds);

@@ -1,7 +1,9 @@
 // The simulated account's plumbing: its state by resource, the clock, the log and events, request buckets and
 // lookups. The AWS services' behaviour builds on it, one layer per service: EC2 (ec2-world.ts), Elastic Load
 // Balancing (load-balancing.ts), Auto Scaling (world.ts).
+import { GroupCensus } from "./census";
 import { SimClock } from "./clock";
+import { LaunchDraws } from "./launch-draws";
 import {
   type BucketSpec,
   DEFAULT_BUCKETS,
@@ -89,6 +91,8 @@ export interface WorldOptions {
 export abstract class SimAccount {
   readonly clock: SimClock;
   readonly random: Random;
+  /** Each launched instance's random launch, boot and reaction times, in launch order (launch-draws.ts). */
+  readonly launchDraws: LaunchDraws;
   readonly timing: SimTiming;
   readonly region: string;
   readonly accountId = "123456789012";
@@ -117,6 +121,8 @@ export abstract class SimAccount {
     }
   >();
   readonly log: SimLogEntry[] = [];
+  /** Active and serving members per group, kept up to date as they change (census.ts). */
+  readonly census: GroupCensus = new GroupCensus(this);
   readonly faults: SimFaults = { throttleShare: 0, insufficientCapacityLaunches: 0, silentLaunches: 0 };
   /**
    * Who is acting right now: "phoenix" while an API call is answered, "aws" for the account's own timers,
@@ -139,6 +145,7 @@ export abstract class SimAccount {
     this.clock = new SimClock(options.startTime);
     this.random = new Random(options.seed);
     this.timing = { ...DEFAULT_TIMING, ...options.timing };
+    this.launchDraws = new LaunchDraws(options.seed, this.timing);
     this.region = options.region ?? "us-east-1";
     for (const [name, spec] of Object.entries(DEFAULT_BUCKETS)) {
       const merged = { ...spec, ...options.buckets?.[name] };
@@ -195,6 +202,12 @@ export abstract class SimAccount {
   /** Signals a state change to the change listeners. */
   changed(): void {
     for (const listener of this.changeListeners) listener();
+  }
+
+  /** How many instances of a group serve traffic (healthyInService's length, without scanning the group). */
+  servingCount(groupName: string): number {
+    this.requireGroup(groupName);
+    return this.census.serving(groupName);
   }
 
   /** Instances of a group that serve traffic: InService, Healthy, and healthy in every target group. */

@@ -1,6 +1,7 @@
 // EC2 in the simulated account: instances from launch to termination, their network interfaces and
 // connection tracking, security groups, and EBS snapshots.
 import { type InstanceArgs, SimAccount, SimAwsError } from "./account";
+import { bootSecondsOf } from "./launch-draws";
 import type { SimInstance, SimSnapshot, SimVolume } from "./model";
 
 /** EC2's behaviour; Auto Scaling and load balancing hook in where EC2 hands over to them. */
@@ -25,12 +26,11 @@ export abstract class SimEc2 extends SimAccount {
         args.launchTemplate ? ` (launch template version ${args.launchTemplate.version})` : ""
       }`,
     });
-    const { launchApiSeconds, pendingToRunningSeconds, launchJitter } = this.timing;
-    const runningIn =
-      (this.random.jitter(launchApiSeconds, launchJitter) +
-        this.random.jitter(pendingToRunningSeconds, launchJitter)) *
-      1000;
-    this.clock.schedule(runningIn, () => this.instanceRunning(instance));
+    // The n-th launch's times come from the n-th launch draw (launch-draws.ts), so a benchmark can know them.
+    const draw = this.launchDraws.next();
+    const runningIn = (draw.activitySeconds + draw.launchApiSeconds + draw.pendingToRunningSeconds) * 1000;
+    const bootSeconds = bootSecondsOf(draw, this.images.get(args.imageId)?.bootSeconds ?? [10, 40]);
+    this.clock.schedule(runningIn, () => this.instanceRunning(instance, bootSeconds));
     return instance;
   }
 
@@ -105,14 +105,12 @@ export abstract class SimEc2 extends SimAccount {
     return `10.0.${Math.floor(n / 250)}.${(n % 250) + 4}`;
   }
 
-  protected instanceRunning(instance: SimInstance): void {
+  protected instanceRunning(instance: SimInstance, bootSeconds: number): void {
     if (instance.state !== "pending") return;
     instance.state = "running";
     const image = this.images.get(instance.imageId);
-    if (image?.good !== false && !instance.neverAnswers) {
-      const [min, max] = image?.bootSeconds ?? [10, 40];
-      instance.appReadyAt = this.clock.now() + this.random.between(min, max) * 1000;
-    }
+    if (image?.good !== false && !instance.neverAnswers)
+      instance.appReadyAt = this.clock.now() + bootSeconds * 1000;
     this.record({
       kind: "instance-running",
       groupName: instance.groupName,

@@ -28,6 +28,7 @@ export abstract class SimLoadBalancing extends SimEc2 {
       failStreak: 0,
     };
     targetGroup.targets.set(instanceId, target);
+    this.census.touch(instanceId);
     const instance = this.instances.get(instanceId);
     if (instance) {
       instance.deregisteredAt = undefined;
@@ -45,6 +46,7 @@ export abstract class SimLoadBalancing extends SimEc2 {
     this.cancelHealthTick(targetGroup, instanceId);
     target.state = "draining";
     target.reason = "Target.DeregistrationInProgress";
+    this.census.touch(instanceId);
     const instance = this.instances.get(instanceId);
     if (instance) {
       instance.deregisteredAt = this.clock.now();
@@ -60,6 +62,7 @@ export abstract class SimLoadBalancing extends SimEc2 {
     this.clock.schedule(targetGroup.deregistrationDelaySeconds * 1000, () => {
       if (targetGroup.targets.get(instanceId) !== target) return;
       targetGroup.targets.delete(instanceId);
+      this.census.touch(instanceId);
       const stillDraining = [...this.targetGroups.values()].some(
         (group) => group.targets.get(instanceId)?.state === "draining",
       );
@@ -137,6 +140,7 @@ export abstract class SimLoadBalancing extends SimEc2 {
     if (ok && target.state !== "healthy" && target.okStreak >= targetGroup.healthyThresholdCount) {
       target.state = "healthy";
       target.reason = undefined;
+      this.census.touch(target.instanceId);
       this.record({
         kind: "target-healthy",
         groupName: instance?.groupName,
@@ -150,6 +154,7 @@ export abstract class SimLoadBalancing extends SimEc2 {
     ) {
       target.state = "unhealthy";
       target.reason = "Target.FailedHealthChecks";
+      this.census.touch(target.instanceId);
       this.record({
         kind: "target-unhealthy",
         groupName: instance?.groupName,

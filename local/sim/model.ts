@@ -256,6 +256,10 @@ export interface SimGroup {
   desiredSetBy?: SimActor;
   /** Instances AZRebalance launched above desired capacity and will terminate the excess for itself. */
   rebalanceSurplus?: number;
+  /** Instances an instance refresh runs above desired capacity (MaxHealthyPercentage over 100). */
+  refreshSurplus?: number;
+  /** The launch template an instance refresh launches from while it runs (its desired configuration). */
+  refreshLaunchTemplate?: { launchTemplateId: string; version: string };
 }
 
 export type TargetStateName = "initial" | "healthy" | "unhealthy" | "draining";

@@ -48,8 +48,8 @@ export class Observer {
       const series = this.samples.get(group.groupName) ?? [];
       const sample: CapacitySample = {
         at: this.world.clock.now(),
-        healthyInService: this.world.healthyInService(group.groupName).length,
-        active: this.world.activeMembers(group).length,
+        healthyInService: this.world.servingCount(group.groupName),
+        active: this.world.census.active(group.groupName),
         desired: group.desiredCapacity,
       };
       const last = series[series.length - 1];
@@ -67,11 +67,16 @@ export class Observer {
 
   /** Lowest healthy in-service capacity a group had at any simulated moment. */
   lowestHealthy(groupName: string): number {
-    return Math.min(...(this.samples.get(groupName) ?? []).map((sample) => sample.healthyInService));
+    let lowest = Number.POSITIVE_INFINITY;
+    for (const sample of this.samples.get(groupName) ?? [])
+      lowest = Math.min(lowest, sample.healthyInService);
+    return lowest;
   }
 
   /** Most members a group had launching or in service at any moment. */
   peakActive(groupName: string): number {
-    return Math.max(...(this.samples.get(groupName) ?? []).map((sample) => sample.active));
+    let peak = Number.NEGATIVE_INFINITY;
+    for (const sample of this.samples.get(groupName) ?? []) peak = Math.max(peak, sample.active);
+    return peak;
   }
 }

@@ -8,6 +8,12 @@ export { type InstanceArgs, SimAwsError, type SimEvent, type SimFaults, type Wor
 
 const ACTIVE_STATES = new Set(["Pending", "Pending:Wait", "Pending:Proceed", "InService"]);
 
+/** Takes an instance off a group's member list in place (no copy of a list of thousands per departure). */
+function removeMember(group: SimGroup, instanceId: string): void {
+  const index = group.instanceIds.indexOf(instanceId);
+  if (index >= 0) group.instanceIds.splice(index, 1);
+}
+
 /**
  * The simulated AWS account: EC2 instances, Auto Scaling groups, target groups, alarms and events, on a
  * simulated clock. It follows the AWS behaviour DESIGN.md lists: launch template versions resolved at
@@ -16,6 +22,8 @@ const ACTIVE_STATES = new Set(["Pending", "Pending:Wait", "Pending:Proceed", "In
  */
 export class SimWorld extends SimLoadBalancing {
   private readonly reconcileScheduled = new Set<string>();
+  /** Raises of a group's capacity target Auto Scaling has not acted on yet (it acts `asgReactSeconds[0]` later). */
+  private readonly unnoticedRaises = new Map<string, { at: number; by: number }[]>();
 
   /**
    * Detaches a member from its group the way Auto Scaling does: Detaching, deregistered from every target
@@ -26,6 +34,7 @@ export class SimWorld extends SimLoadBalancing {
     const group = instance.groupName ? this.groups.get(instance.groupName) : undefined;
     if (!group) return;
     instance.lifecycleState = "Detaching";
+    this.census.touch(instance.instanceId);
     instance.detachedBy = {
       actor: this.actor,
       caller: this.caller,
@@ -55,9 +64,10 @@ export class SimWorld extends SimLoadBalancing {
       this.deregisterTarget(arn, instance.instanceId);
     }
     this.whenDrained(instance.instanceId, () => {
-      group.instanceIds = group.instanceIds.filter((id) => id !== instance.instanceId);
+      removeMember(group, instance.instanceId);
       instance.lifecycleState = "Detached";
       instance.groupName = undefined;
+      this.census.leave(group.groupName, instance.instanceId);
       this.record({
         kind: "instance-detached",
         groupName: group.groupName,
@@ -88,15 +98,37 @@ export class SimWorld extends SimLoadBalancing {
       message: `desired capacity ${before} -> ${desired} (${why})`,
       data: { from: before, to: desired },
     });
-    this.scheduleReconcile(group);
+    if (desired > before) this.raiseTarget(group, desired - before);
+    else this.scheduleReconcile(group);
+  }
+
+  /**
+   * Auto Scaling acts on a raise of what the group should run `asgReactSeconds[0]` after it, each raise on
+   * its own: a reconcile that happens sooner for another reason does not launch for it yet (so no caller can
+   * hurry a launch along). Each instance of the launch then starts within the rest of the reaction range
+   * (its launch draw).
+   */
+  raiseTarget(group: SimGroup, by: number): void {
+    const raises = this.unnoticedRaises.get(group.groupName) ?? [];
+    raises.push({ at: this.clock.now(), by });
+    this.unnoticedRaises.set(group.groupName, raises);
+    this.clock.schedule(this.timing.asgReactSeconds[0] * 1000, () => this.reconcile(group));
+  }
+
+  /** What the group should run as Auto Scaling sees it now: raises younger than its reaction not yet. */
+  private noticedTarget(group: SimGroup): number {
+    const since = this.clock.now() - this.timing.asgReactSeconds[0] * 1000;
+    const raises = (this.unnoticedRaises.get(group.groupName) ?? []).filter((raise) => raise.at > since);
+    this.unnoticedRaises.set(group.groupName, raises);
+    const unnoticed = raises.reduce((sum, raise) => sum + raise.by, 0);
+    return group.desiredCapacity + (group.refreshSurplus ?? 0) - unnoticed;
   }
 
   /** Makes the group converge on its desired capacity soon (as Auto Scaling does after a change). */
   scheduleReconcile(group: SimGroup, delaySeconds?: number): void {
     if (this.reconcileScheduled.has(group.groupName)) return;
     this.reconcileScheduled.add(group.groupName);
-    const [min, max] = this.timing.asgReactSeconds;
-    const delay = (delaySeconds ?? this.random.between(min, max)) * 1000;
+    const delay = (delaySeconds ?? this.timing.asgReactSeconds[0]) * 1000;
     this.clock.schedule(delay, () => {
       this.reconcileScheduled.delete(group.groupName);
       this.reconcile(group);
@@ -154,20 +186,24 @@ export class SimWorld extends SimLoadBalancing {
 
   private reconcile(group: SimGroup): void {
     if (!this.groups.has(group.groupName)) return;
-    const active = this.activeMembers(group);
-    if (active.length < group.desiredCapacity && !group.suspendedProcesses.has("Launch")) {
-      for (let i = active.length; i < group.desiredCapacity; i++) {
+    const activeCount = this.census.active(group.groupName);
+    const target = this.noticedTarget(group);
+    if (activeCount < target && !group.suspendedProcesses.has("Launch")) {
+      for (let i = activeCount; i < target; i++) {
         if (!this.launchIntoGroup(group)) {
           this.scheduleReconcile(group, this.timing.launchRetrySeconds);
           break;
         }
       }
     } else if (
-      active.length - (group.rebalanceSurplus ?? 0) > group.desiredCapacity &&
+      activeCount - (group.rebalanceSurplus ?? 0) > group.desiredCapacity + (group.refreshSurplus ?? 0) &&
       !group.suspendedProcesses.has("Terminate")
     ) {
-      // A scale-in is the doing of whoever lowered desired capacity (AZRebalance's own excess is its own).
-      const excess = active.length - (group.rebalanceSurplus ?? 0) - group.desiredCapacity;
+      // A scale-in is the doing of whoever lowered desired capacity (AZRebalance's and an instance refresh's
+      // own excess are their own).
+      const excess =
+        activeCount - (group.rebalanceSurplus ?? 0) - group.desiredCapacity - (group.refreshSurplus ?? 0);
+      const active = this.activeMembers(group);
       const by = group.desiredSetBy ?? { actor: "aws" };
       this.as(
         by.actor,
@@ -183,7 +219,8 @@ export class SimWorld extends SimLoadBalancing {
 
   /** Launches one instance into the group's least-populated zone, from the version resolved now. */
   private launchIntoGroup(group: SimGroup): boolean {
-    const resolved = this.resolveVersion(group.launchTemplate.launchTemplateId, group.launchTemplate.version);
+    const from = group.refreshLaunchTemplate ?? group.launchTemplate;
+    const resolved = this.resolveVersion(from.launchTemplateId, from.version);
     if (!resolved) {
       this.record({
         kind: "launch-failed",
@@ -210,10 +247,8 @@ export class SimWorld extends SimLoadBalancing {
       });
       return false;
     }
-    const zoneCounts = new Map(group.availabilityZones.map((zone) => [zone, 0]));
-    for (const member of this.activeMembers(group)) {
-      zoneCounts.set(member.availabilityZone, (zoneCounts.get(member.availabilityZone) ?? 0) + 1);
-    }
+    const active = this.census.activeByZone(group.groupName);
+    const zoneCounts = new Map(group.availabilityZones.map((zone) => [zone, active.get(zone) ?? 0]));
     const zone =
       [...zoneCounts].sort((a, b) => a[1] - b[1])[0]?.[0] ?? group.availabilityZones[0] ?? `${this.region}a`;
     // The instance is a Pending member from the start, so the group does not launch twice for one gap.
@@ -238,6 +273,7 @@ export class SimWorld extends SimLoadBalancing {
     }
     instance.protectedFromScaleIn = group.newInstancesProtectedFromScaleIn;
     group.instanceIds.push(instance.instanceId);
+    this.census.join(group.groupName, instance.instanceId);
     return true;
   }
 
@@ -245,6 +281,7 @@ export class SimWorld extends SimLoadBalancing {
     const group = instance.groupName ? this.groups.get(instance.groupName) : undefined;
     if (!group) return;
     instance.lifecycleState = "InService";
+    this.census.touch(instance.instanceId);
     this.record({
       kind: "instance-in-service",
       groupName: group.groupName,
@@ -290,6 +327,7 @@ export class SimWorld extends SimLoadBalancing {
     const group = instance.groupName ? this.groups.get(instance.groupName) : undefined;
     if (!group || instance.lifecycleState?.startsWith("Terminating")) return;
     instance.lifecycleState = "Terminating";
+    this.census.touch(instance.instanceId);
     instance.terminatedBy = { actor: this.actor, why, caller: this.caller, at: this.clock.now() };
     this.record({
       kind: "instance-terminating",
@@ -307,8 +345,9 @@ export class SimWorld extends SimLoadBalancing {
   protected leaveGroup(instance: SimInstance): void {
     const group = instance.groupName ? this.groups.get(instance.groupName) : undefined;
     if (!group) return;
-    group.instanceIds = group.instanceIds.filter((id) => id !== instance.instanceId);
+    removeMember(group, instance.instanceId);
     instance.lifecycleState = "Terminated";
+    this.census.leave(group.groupName, instance.instanceId);
     this.scheduleReconcile(group);
   }
 
@@ -330,6 +369,7 @@ export class SimWorld extends SimLoadBalancing {
       return;
     }
     instance.healthStatus = "Unhealthy";
+    this.census.touch(instanceId);
     this.changed();
     if (!group.suspendedProcesses.has("ReplaceUnhealthy"))
       this.terminateFromGroup(instance, "unhealthy in a target group");

@@ -1,4 +1,5 @@
 // Auto Scaling: groups, their instances, processes, sizes, detaching and terminating members.
+import { instanceRefreshesOf, refreshPreferences, type SimInstanceRefresh } from "../instance-refresh";
 import type { SimGroup, SimInstance } from "../model";
 import { SimAwsError, type SimWorld } from "../world";
 import { page, type Route, route } from "./route";
@@ -98,6 +99,66 @@ function processNames(input: { ScalingProcesses?: string[] }): string[] {
   if (unknown.length > 0)
     throw new SimAwsError("ValidationError", `Invalid process names: ${unknown.join(", ")}`);
   return names;
+}
+
+/** An instance refresh as DescribeInstanceRefreshes answers it. */
+function describeRefresh(world: SimWorld, refresh: SimInstanceRefresh) {
+  const preferences = refresh.preferences;
+  return {
+    InstanceRefreshId: refresh.instanceRefreshId,
+    AutoScalingGroupName: refresh.groupName,
+    Status: refresh.status,
+    StatusReason: refresh.statusReason,
+    StartTime: new Date(refresh.startTime),
+    EndTime: refresh.endTime === undefined ? undefined : new Date(refresh.endTime),
+    PercentageComplete: instanceRefreshesOf(world).progress(refresh).percentageComplete,
+    InstancesToUpdate: instanceRefreshesOf(world).progress(refresh).instancesToUpdate,
+    Preferences: {
+      MinHealthyPercentage: preferences.minHealthyPercentage,
+      MaxHealthyPercentage: preferences.maxHealthyPercentage,
+      InstanceWarmup: preferences.instanceWarmupSeconds,
+      CheckpointPercentages:
+        preferences.checkpointPercentages.length > 0 ? preferences.checkpointPercentages : undefined,
+      CheckpointDelay: preferences.checkpointDelaySeconds,
+      SkipMatching: preferences.skipMatching,
+      AutoRollback: preferences.autoRollback,
+      BakeTime: preferences.bakeTimeSeconds,
+    },
+    DesiredConfiguration: refresh.desiredLaunchTemplate
+      ? {
+          LaunchTemplate: {
+            LaunchTemplateId: refresh.desiredLaunchTemplate.launchTemplateId,
+            Version: refresh.desiredLaunchTemplate.version,
+          },
+        }
+      : undefined,
+  };
+}
+
+/** StartInstanceRefresh's DesiredConfiguration.LaunchTemplate, by id or name, checked to exist. */
+function desiredLaunchTemplate(
+  world: SimWorld,
+  input: {
+    DesiredConfiguration?: {
+      LaunchTemplate?: { LaunchTemplateId?: string; LaunchTemplateName?: string; Version?: string };
+      MixedInstancesPolicy?: unknown;
+    };
+  },
+) {
+  const spec = input.DesiredConfiguration?.LaunchTemplate;
+  if (input.DesiredConfiguration?.MixedInstancesPolicy)
+    throw new SimAwsError("ValidationError", "The simulator does not model mixed instances policies");
+  if (!spec) return undefined;
+  const template = spec.LaunchTemplateId
+    ? world.launchTemplates.get(spec.LaunchTemplateId)
+    : [...world.launchTemplates.values()].find((item) => item.launchTemplateName === spec.LaunchTemplateName);
+  const version = String(spec.Version ?? "$Default");
+  if (!template || !world.resolveVersion(template.launchTemplateId, version))
+    throw new SimAwsError(
+      "ValidationError",
+      `DesiredConfiguration.LaunchTemplate: launch template ${spec.LaunchTemplateId ?? spec.LaunchTemplateName} version ${version} does not exist`,
+    );
+  return { launchTemplateId: template.launchTemplateId, version };
 }
 
 /** Auto Scaling operations. */
@@ -300,6 +361,41 @@ export const autoScalingRoutes: Route[] = [
         StartTime: new Date(world.clock.now()),
         StatusCode: "InProgress",
       },
+    };
+  }),
+  route("autoscaling", "StartInstanceRefresh", "autoscaling:mutate", true, (world, input) => {
+    const group = world.requireGroup(input.AutoScalingGroupName);
+    if ((input.Strategy ?? "Rolling") !== "Rolling")
+      throw new SimAwsError("ValidationError", `Strategy ${input.Strategy} is not modelled by the simulator`);
+    const refresh = instanceRefreshesOf(world).start(
+      group,
+      refreshPreferences(group, input.Preferences),
+      desiredLaunchTemplate(world, input),
+    );
+    return { InstanceRefreshId: refresh.instanceRefreshId };
+  }),
+  route("autoscaling", "DescribeInstanceRefreshes", "autoscaling:describe", false, (world, input) => {
+    world.requireGroup(input.AutoScalingGroupName);
+    const refreshes = instanceRefreshesOf(world).describe(
+      input.AutoScalingGroupName,
+      input.InstanceRefreshIds,
+    );
+    const { items, nextToken } = page(refreshes, input.NextToken, Math.min(input.MaxRecords ?? 50, 100));
+    return {
+      InstanceRefreshes: items.map((refresh) => describeRefresh(world, refresh)),
+      NextToken: nextToken,
+    };
+  }),
+  route("autoscaling", "CancelInstanceRefresh", "autoscaling:mutate", true, (world, input) => {
+    world.requireGroup(input.AutoScalingGroupName);
+    return {
+      InstanceRefreshId: instanceRefreshesOf(world).cancel(input.AutoScalingGroupName).instanceRefreshId,
+    };
+  }),
+  route("autoscaling", "RollbackInstanceRefresh", "autoscaling:mutate", true, (world, input) => {
+    world.requireGroup(input.AutoScalingGroupName);
+    return {
+      InstanceRefreshId: instanceRefreshesOf(world).rollback(input.AutoScalingGroupName).instanceRefreshId,
     };
   }),
 ];

@@ -48,22 +48,27 @@ function describeInstance(world: SimWorld, instance: SimInstance) {
   };
 }
 
-function instanceMatches(
-  instance: SimInstance,
+/** DescribeInstances' filters as one test per filter, each value list a set (filters name up to 1,000 ids). */
+function instanceFilter(
   filters: { Name?: string; Values?: string[] }[] | undefined,
-): boolean {
-  return (filters ?? []).every((filter) => {
-    const values = filter.Values ?? [];
-    if (filter.Name === "instance-id") return values.includes(instance.instanceId);
-    if (filter.Name === "instance-state-name") return values.includes(instance.state);
-    if (filter.Name === "image-id") return values.includes(instance.imageId);
-    if (filter.Name?.startsWith("tag:")) {
-      const value = instance.tags.get(filter.Name.slice(4));
-      return value !== undefined && values.includes(value);
+): (instance: SimInstance) => boolean {
+  const tests = (filters ?? []).map((filter): ((instance: SimInstance) => boolean) => {
+    const values = new Set(filter.Values ?? []);
+    const name = filter.Name;
+    if (name === "instance-id") return (instance) => values.has(instance.instanceId);
+    if (name === "instance-state-name") return (instance) => values.has(instance.state);
+    if (name === "image-id") return (instance) => values.has(instance.imageId);
+    if (name?.startsWith("tag:")) {
+      const key = name.slice(4);
+      return (instance) => {
+        const value = instance.tags.get(key);
+        return value !== undefined && values.has(value);
+      };
     }
-    if (filter.Name === "tag-key") return values.some((key) => instance.tags.has(key));
-    throw new SimAwsError("InvalidParameterValue", `The filter '${filter.Name}' is invalid`);
+    if (name === "tag-key") return (instance) => [...values].some((key) => instance.tags.has(key));
+    throw new SimAwsError("InvalidParameterValue", `The filter '${name}' is invalid`);
   });
+  return (instance) => tests.every((test) => test(instance));
 }
 
 function launchTemplateOf(
@@ -170,9 +175,11 @@ export const ec2Routes: Route[] = [
       if (!world.instances.has(id))
         throw new SimAwsError("InvalidInstanceID.NotFound", `The instance ID '${id}' does not exist`);
     }
-    const instances = [...world.instances.values()]
-      .filter((instance) => !ids || ids.length === 0 || ids.includes(instance.instanceId))
-      .filter((instance) => instanceMatches(instance, input.Filters));
+    const named = ids && ids.length > 0 ? new Set(ids) : undefined;
+    const matches = instanceFilter(input.Filters);
+    const instances: SimInstance[] = [];
+    for (const instance of world.instances.values())
+      if ((!named || named.has(instance.instanceId)) && matches(instance)) instances.push(instance);
     const { items, nextToken } = page(instances, input.NextToken, Math.min(input.MaxResults ?? 1000, 1000));
     return {
       Reservations: items.map((instance) => ({
