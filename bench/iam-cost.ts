@@ -34,7 +34,7 @@ await part("scenarios", async () => {
   for (const name of ["default", "bad-image", "image-waves", "image-waves-halt", "quarantine", "age-sweep"])
     await run(loadScenario(name), (sim) => runScenario(loadScenario(name), () => {}, sim));
 });
-await part("rollout of 500 instances", () =>
+await part("rollout of ${quick ? 100 : 500} instances", () =>
   run(scaleScenario({ instances: ${quick ? 100 : 500} }), (sim) =>
     sim.run("replace-group", { groupName: "big0", reason: "new-image", targetVersion: "2" })),
 );

@@ -170,6 +170,33 @@ function ownResources(): string[] {
   return own;
 }
 
+describe("who can trigger Phoenix (the packaged template's rules)", () => {
+  const rules = () => Object.entries(template.Resources).filter(([, r]) => r.Type === "AWS::Events::Rule");
+
+  it("every event rule filters source: AWS's own on the default bus, Phoenix's only on Phoenix's bus", () => {
+    const patterned = rules().filter(([, rule]) => rule.Properties.EventPattern);
+    expect(patterned.length).toBeGreaterThanOrEqual(6);
+    for (const [id, rule] of patterned) {
+      const sources: string[] = rule.Properties.EventPattern.source ?? [];
+      expect(sources.length, `${id} filters source`).toBeGreaterThan(0);
+      const onPhoenixBus =
+        JSON.stringify(rule.Properties.EventBusName) === JSON.stringify({ Ref: "PhoenixEventBus" });
+      for (const source of sources)
+        if (onPhoenixBus) expect(source, id).toMatch(/^phoenix\.(publisher|responder)$/);
+        // Only AWS may put aws.* events on the default bus (EventBridge refuses them from anyone else).
+        else expect(source, id).toMatch(/^aws\./);
+    }
+    // The janitor hears only Phoenix's own replace-group executions.
+    const janitor = patterned.filter(([, rule]) =>
+      rule.Properties.EventPattern.source.includes("aws.states"),
+    );
+    expect(janitor).toHaveLength(1);
+    expect(janitor[0]?.[1].Properties.EventPattern.detail.stateMachineArn).toEqual([
+      { Ref: "ReplaceGroupStateMachine" },
+    ]);
+  });
+});
+
 describe("least privilege", () => {
   it("deploy/iam.yml is what the code and the rules give today (npm run permissions -- --write)", async () => {
     expect(readFileSync(IAM_FILE, "utf8")).toBe(await iamFileText());
