@@ -80,7 +80,9 @@ export async function runChaos(run: ChaosRun, write?: (line: string) => void): P
       if (taskTimeout && tasks === taskTimeout.nthTask) {
         count("task-timeout");
         say(`${task.stateName} (${task.functionKey}) did its work but timed out`);
-        throw lambdaError("States.Timeout", "Task timed out");
+        // A function past its timeout reaches the state machine as Lambda.Unknown (Task timeouts are longer):
+        // https://docs.aws.amazon.com/step-functions/latest/dg/bp-lambda-serviceexception.html
+        throw lambdaError("Lambda.Unknown", "Task timed out after 30.00 seconds");
       }
       return result;
     });
