@@ -23,6 +23,20 @@ const ec2 = () => clientFor("ec2", () => new EC2Client(sdkClientDefaults));
 const tagsOf = (tags: { Key?: string; Value?: string }[] = []) =>
   Object.fromEntries(tags.map((tag) => [tag.Key ?? "", tag.Value ?? ""]));
 
+/** Every instance a DescribeInstances filter matches, all pages. */
+async function describeAll(filters: { Name: string; Values: string[] }[]) {
+  const instances = [];
+  let nextToken: string | undefined;
+  do {
+    const response = await callAws("DescribeInstances", () =>
+      ec2().send(new DescribeInstancesCommand({ Filters: filters, NextToken: nextToken, MaxResults: 1000 })),
+    );
+    instances.push(...(response.Reservations ?? []).flatMap((reservation) => reservation.Instances ?? []));
+    nextToken = response.NextToken;
+  } while (nextToken);
+  return instances;
+}
+
 /** GB of instance store of each instance type (0: EBS only). */
 async function instanceStore(types: string[]): Promise<Map<string, number>> {
   if (types.length === 0) return new Map();
@@ -154,16 +168,10 @@ export async function describeSubnets(
       new DescribeNetworkAclsCommand({ Filters: [{ Name: "association.subnet-id", Values: subnetIds }] }),
     ),
   );
-  const neighbours = await callAws("DescribeInstances", () =>
-    ec2().send(
-      new DescribeInstancesCommand({
-        Filters: [
-          { Name: "subnet-id", Values: subnetIds },
-          { Name: "instance-state-name", Values: ["pending", "running", "stopping", "stopped"] },
-        ],
-      }),
-    ),
-  );
+  const neighbours = await describeAll([
+    { Name: "subnet-id", Values: subnetIds },
+    { Name: "instance-state-name", Values: ["pending", "running", "stopping", "stopped"] },
+  ]);
   const result = new Map<string, SuspectSubnet>();
   for (const subnet of subnets.Subnets ?? []) {
     const subnetId = subnet.SubnetId ?? "";
@@ -175,8 +183,7 @@ export async function describeSubnets(
       networkAclAllowed: tagsOf(subnet.Tags)[NETWORK_ACL_OPT_IN_TAG] === "allowed",
       networkAclId: association?.NetworkAclId,
       networkAclAssociationId: association?.NetworkAclAssociationId,
-      otherInstances: (neighbours.Reservations ?? [])
-        .flatMap((reservation) => reservation.Instances ?? [])
+      otherInstances: neighbours
         .filter(
           (instance) => instance.SubnetId === subnetId && !suspectIds.includes(instance.InstanceId ?? ""),
         )
@@ -188,18 +195,11 @@ export async function describeSubnets(
 
 /** Instances of a subnet still tagged quarantined (a network ACL stays while any of them is). */
 export async function quarantinedInSubnet(subnetId: string): Promise<string[]> {
-  const response = await callAws("DescribeInstances", () =>
-    ec2().send(
-      new DescribeInstancesCommand({
-        Filters: [
-          { Name: "subnet-id", Values: [subnetId] },
-          { Name: "tag-key", Values: [QUARANTINE_TAG] },
-        ],
-      }),
-    ),
-  );
-  return (response.Reservations ?? [])
-    .flatMap((reservation) => reservation.Instances ?? [])
+  const instances = await describeAll([
+    { Name: "subnet-id", Values: [subnetId] },
+    { Name: "tag-key", Values: [QUARANTINE_TAG] },
+  ]);
+  return instances
     .filter((instance) => instance.State?.Name !== "terminated")
     .map((instance) => instance.InstanceId ?? "");
 }

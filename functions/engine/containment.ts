@@ -137,8 +137,3 @@ export function stillOpen(
 export class EventualConsistencyError extends PhoenixError {
   override name = "EventualConsistencyError";
 }
-
-/** Containment could not finish; what was put back and what is still open is in the context. */
-export class ContainmentIncompleteError extends PhoenixError {
-  override name = "ContainmentIncompleteError";
-}

@@ -372,6 +372,7 @@ async function reportStep(input: ReportInput) {
   if (failed)
     await publishEvent(bus, "Quarantine Failed", {
       ...summary,
+      instanceIds: plan.instanceIds,
       error: input.failure?.Error ?? "QuarantineIncomplete",
       notDone,
       stillOpen: stillOpenNow,

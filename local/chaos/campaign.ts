@@ -7,6 +7,7 @@ import { Simulation } from "../simulation";
 import { readStack } from "../stack";
 import { type ChaosRun, drawRun, type Fault, type FaultKind, runSeed } from "./generate";
 import { InvariantMonitor, type Violation } from "./invariants";
+import { eventualConsistencyActed, shapesOf } from "./quarantine-faults";
 
 /** How one execution ended, in the campaign's words. */
 export type ExecutionResult = "completed" | "rolled back" | "skipped" | "refused" | "failed";
@@ -149,6 +150,7 @@ export async function runChaos(run: ChaosRun, write?: (line: string) => void): P
         const suspect = members[fault.memberIndex % Math.max(1, members.length)];
         if (!suspect) return;
         count("quarantine");
+        for (const shape of shapesOf(world.requireInstance(suspect), faults)) count(shape);
         say(`a responder quarantines ${suspect}`);
         sim.putEvent({
           source: "chaos.soc",
@@ -172,6 +174,9 @@ export async function runChaos(run: ChaosRun, write?: (line: string) => void): P
   if (capacity) count("insufficient-capacity", capacity.launches - world.faults.insufficientCapacityLaunches);
   if (silent) count("silent-instances", silent.launches - world.faults.silentLaunches);
   if (has(faults, "bad-image")) count("bad-image");
+  const notYetVisible = eventualConsistencyActed(sim.journal);
+  if (has(faults, "sg-eventual-consistency") && notYetVisible > 0)
+    count("sg-eventual-consistency", notYetVisible);
   await sim.close();
 
   return {

@@ -3,9 +3,15 @@
 
 import { type Scenario, ScenarioSchema } from "../scenario";
 import { Random } from "../sim/random";
+import {
+  drawQuarantineFault,
+  QUARANTINE_FAULT_KINDS,
+  type QuarantineFault,
+  shapeSuspects,
+} from "./quarantine-faults";
 
-/** Every kind of fault the campaign injects. */
-export const FAULT_KINDS = [
+/** The faults drawn for every run. */
+const BASE_FAULT_KINDS = [
   "throttling",
   "insufficient-capacity",
   "silent-instances",
@@ -19,6 +25,8 @@ export const FAULT_KINDS = [
   "az-rebalance",
   "quarantine",
 ] as const;
+/** Every kind of fault the campaign injects (a suspect's shapes come with a quarantine, drawn on their own). */
+export const FAULT_KINDS = [...BASE_FAULT_KINDS, ...QUARANTINE_FAULT_KINDS] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 /** How the work starts: an operator, a golden image, or the scheduled age sweep. */
@@ -37,7 +45,8 @@ export type Fault =
   | { kind: "concurrent-trigger" }
   | { kind: "scaling-policy"; atSeconds: number; delta: number }
   | { kind: "az-rebalance"; atSeconds: number }
-  | { kind: "quarantine"; atSeconds: number; memberIndex: number };
+  | { kind: "quarantine"; atSeconds: number; memberIndex: number }
+  | QuarantineFault;
 
 /** A drawn run: its seed, the account, the trigger and the faults. */
 export interface ChaosRun {
@@ -60,9 +69,11 @@ export function runSeed(campaignSeed: number, index: number): number {
 
 const pick = <T>(random: Random, items: readonly T[]): T => items[random.int(items.length)] as T;
 
+type BaseFaultKind = (typeof BASE_FAULT_KINDS)[number];
+
 /** Which faults a trigger can meet (event faults need events; a sweep has no new image to be bad). */
-function applicableFaults(trigger: Trigger): FaultKind[] {
-  return FAULT_KINDS.filter((kind) => {
+function applicableFaults(trigger: Trigger): BaseFaultKind[] {
+  return BASE_FAULT_KINDS.filter((kind) => {
     if (kind === "duplicate-delivery" || kind === "out-of-order") return trigger === "image-event";
     if (kind === "bad-image") return trigger !== "age-sweep";
     return true;
@@ -94,6 +105,16 @@ const IMAGES = {
   newer: "ami-0c1d2e3f4a5b60003",
 };
 
+/**
+ * The suspect a run's quarantine meets has every shape at once (Spot, instance-store root, volumes under
+ * customer-managed keys, Elastic IP with public and IPv6 sessions, in a VPC where new groups take a while to
+ * be seen): the hardest one. Each shape alone is a scenario of its own (local/scenarios/quarantine-*.json).
+ */
+function drawSuspectShapes(seed: number): QuarantineFault[] {
+  const random = new Random((seed ^ 0x5a17ed) >>> 0);
+  return QUARANTINE_FAULT_KINDS.map((kind) => drawQuarantineFault(kind, random));
+}
+
 /** Draws run `seed`: the same seed always gives the same run. */
 export function drawRun(seed: number): ChaosRun {
   const random = new Random(seed);
@@ -101,7 +122,7 @@ export function drawRun(seed: number): ChaosRun {
   const groupCount = trigger === "manual" ? 1 : random.chance(0.4) ? 2 : 1;
   const kinds = applicableFaults(trigger);
   const faultCount = pick(random, [0, 1, 1, 2, 2, 3]);
-  const chosen = new Set<FaultKind>();
+  const chosen = new Set<BaseFaultKind>();
   while (chosen.size < faultCount) chosen.add(pick(random, kinds));
 
   const groups = Array.from({ length: groupCount }, (_, index) => {
@@ -142,6 +163,9 @@ export function drawRun(seed: number): ChaosRun {
         throw new Error(`no fault ${kind satisfies never}`);
     }
   });
+  // A run with a quarantine meets a suspect of every shape, drawn from a stream of its own so that the rest
+  // of every run is drawn as before.
+  if (chosen.has("quarantine")) faults.push(...drawSuspectShapes(seed));
   const badImage = chosen.has("bad-image");
   const oldHours = trigger === "age-sweep" ? [30, 300] : [2, 200];
   const scenario = ScenarioSchema.parse({
@@ -215,6 +239,7 @@ export function drawRun(seed: number): ChaosRun {
             }
           : { sweep: { times: 1 }, expect: [{ stateMachine: "replace-group", status: "SUCCEEDED" }] },
   });
+  shapeSuspects(scenario, faults);
   return {
     seed,
     trigger,

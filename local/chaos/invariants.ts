@@ -9,6 +9,7 @@ import { QUARANTINE_TAG } from "../../functions/engine/types";
 import { config } from "../../functions/runtime/config";
 import type { SimInstance } from "../sim/model";
 import type { Simulation } from "../simulation";
+import { QUARANTINE_INVARIANTS, QuarantineWatch } from "./quarantine-invariants";
 
 /** The invariants, by name. */
 export const INVARIANTS = {
@@ -21,6 +22,7 @@ export const INVARIANTS = {
   lock: "the group's lock released",
   exclusive: "never two replacements of one group at once",
   staleImage: "an image published earlier never replaces a newer one",
+  ...QUARANTINE_INVARIANTS,
 } as const;
 export type InvariantName = keyof typeof INVARIANTS;
 
@@ -58,9 +60,14 @@ export class InvariantMonitor {
   >;
   /** Changes of desired capacity made by faults (scaling policies), per group, with when. */
   readonly externalDesired = new Map<string, { at: number; delta: number }[]>();
+  /** Quarantine's own promises (quarantine-invariants.ts). */
+  private readonly quarantine: QuarantineWatch;
 
   constructor(private readonly sim: Simulation) {
     const { world } = sim;
+    this.quarantine = new QuarantineWatch(sim, (invariant, groupName, detail) =>
+      this.violate(invariant, groupName, detail),
+    );
     this.initial = new Map(
       [...world.groups.values()].map((group) => [
         group.groupName,
@@ -107,7 +114,15 @@ export class InvariantMonitor {
       const replacement = this.replacements.get(input.executionId);
       if (replacement) replacement.prepared = true;
     }
-    const result = await call();
+    this.quarantine.beforeTask(task);
+    let result: unknown;
+    try {
+      result = await call();
+    } catch (error) {
+      this.quarantine.afterTask(task, false);
+      throw error;
+    }
+    this.quarantine.afterTask(task, true);
     if (task.functionKey === "planReplacement") {
       const { executionId, groupName, plan } = result as {
         executionId: string;
@@ -140,9 +155,10 @@ export class InvariantMonitor {
     );
   }
 
-  /** Every moment something changed: floor, ceiling and terminations. */
+  /** Every moment something changed: floor, ceiling, terminations, and quarantined suspects. */
   private check(): void {
     const { world } = this.sim;
+    this.quarantine.check();
     for (const group of world.groups.values()) {
       const healthy = new Set(world.healthyInService(group.groupName));
       const before = this.healthyBefore.get(group.groupName) ?? new Set<string>();
@@ -221,6 +237,7 @@ export class InvariantMonitor {
   /** The end of a run: every execution ended as it should, groups restored, locks released. */
   async finish(): Promise<void> {
     this.check();
+    await this.quarantine.finish();
     const { world } = this.sim;
     for (const execution of this.sim.executions.values()) {
       if (execution.status === "RUNNING") {
