@@ -27,7 +27,15 @@ import { loadScenario } from "../local/scenario";
 import { resolveInstanceRefs } from "../local/scenario-run";
 import { Simulation } from "../local/simulation";
 import type { ExecutionOutcome } from "../local/state-machine";
-import { describeQuarantineStep, describeReplaceStep, formatDuration, Timeline } from "../local/timeline";
+import {
+  describeFailure,
+  describeQuarantineStep,
+  describeReplaceStep,
+  formatDuration,
+  Timeline,
+} from "../local/timeline";
+import { HistoryNarrator } from "./history";
+import type { Progress } from "./progress";
 import type { SweepResult } from "./render";
 
 /** How an execution ended, for the CLI's last line and exit code. */
@@ -37,9 +45,14 @@ export interface Outcome {
   cause?: string;
   summary: string;
   output?: unknown;
+  /** Ended in a state reached only before any change (the plan or validation refused the request). */
+  refused?: boolean;
 }
 
-type Print = (line: string) => void;
+/** Fail states an execution reaches only before it changed anything: its plan or validation refused it. */
+export const REFUSAL_STATES: ReadonlySet<string> = new Set(["PlanRefused", "Refused"]);
+
+type Print = Progress;
 
 /** What the CLI needs from wherever it acts. */
 export interface Backend {
@@ -93,14 +106,20 @@ const quarantineName = (request: QuarantineRequest) =>
   executionName("quarantine", request.caseId ?? nameTime(now()));
 
 /** The embedded simulated account of a scenario (a fresh one per command: nothing persists between commands). */
-export async function localBackend(scenarioName: string): Promise<Backend & { simulation: Simulation }> {
+export async function localBackend(scenarioName = "default"): Promise<Backend & { simulation: Simulation }> {
   const simulation = await Simulation.fromScenario(loadScenario(scenarioName));
   const follow = async (machine: string, name: string, input: unknown, print: Print): Promise<Outcome> => {
     const timeline = new Timeline(simulation.world, print);
     simulation.world.onLog(timeline.onWorldLog);
-    return outcomeOf(
-      await simulation.run(machine, input, { executionName: name, onEvent: timeline.onExecutionEvent }),
-    );
+    let failedIn: string | undefined;
+    const ended = await simulation.run(machine, input, {
+      executionName: name,
+      onEvent: (event) => {
+        if (event.type === "StateEntered" && event.stateType === "Fail") failedIn = event.stateName;
+        timeline.onExecutionEvent(event);
+      },
+    });
+    return outcomeOf({ ...ended, refused: REFUSAL_STATES.has(failedIn ?? "") });
   };
   return {
     async sweepPlan() {
@@ -139,7 +158,7 @@ export async function localBackend(scenarioName: string): Promise<Backend & { si
 
 /** What the CLI says of an execution that ended (prefixed with its group, for a sweep's). */
 function outcomeOf(
-  ended: { status: string; error?: string; cause?: string; output?: unknown },
+  ended: { status: string; error?: string; cause?: string; output?: unknown; refused?: boolean },
   groupName?: string,
 ): Outcome {
   const summary = summarize(ended.output);
@@ -149,6 +168,7 @@ function outcomeOf(
     cause: ended.cause,
     summary: groupName ? `${groupName}: ${summary}` : summary,
     output: ended.output,
+    ...(ended.status !== "SUCCEEDED" ? { refused: ended.refused === true } : {}),
   };
 }
 
@@ -170,10 +190,29 @@ export async function hereBackend(options: HereOptions): Promise<Backend & { run
   let printTo: Print | undefined;
   const timeline = new Timeline(undefined, (line) => printTo?.(line), clock);
   runner.onExecutionEvent(timeline.onExecutionEvent);
-  // Real waits are long: say what the run is waiting for.
+  const failedIn = new Map<string, string>();
+  // Real waits and retries are long: say what the run is waiting for, and for how long.
+  const lastFailure = new Map<string, string>();
   runner.onExecutionEvent((event) => {
-    if (event.waitSeconds !== undefined && event.waitSeconds >= 5)
-      printTo?.(`          waiting ${formatDuration(event.waitSeconds)} (${event.stateName})`);
+    const state = event.stateName ?? "";
+    if (event.type === "StateEntered" && event.stateType === "Fail") failedIn.set(event.executionName, state);
+    if (event.type === "StateEntered" && event.stateType === "Task")
+      printTo?.status?.(`${state}: calling AWS`);
+    if (event.type === "StateExited") printTo?.status?.(undefined);
+    if (event.type === "StateFailed" && event.error)
+      lastFailure.set(`${event.executionName}/${state}`, describeFailure(event.error, event.cause));
+    if (event.type === "StateRetried" && event.retry) {
+      const { attempt, maxAttempts, delaySeconds } = event.retry;
+      const why = lastFailure.get(`${event.executionName}/${state}`) ?? "failed";
+      printTo?.(
+        `          ${state}: ${why}; retry ${attempt} of ${maxAttempts} in ${formatDuration(delaySeconds)}`,
+      );
+      printTo?.status?.(`${state}: retry ${attempt} of ${maxAttempts}`, clock() + delaySeconds * 1000);
+    }
+    if (event.waitSeconds !== undefined && event.waitSeconds >= 5) {
+      printTo?.(`          waiting ${formatDuration(event.waitSeconds)} (${state})`);
+      printTo?.status?.(`waiting (${state})`, clock() + event.waitSeconds * 1000);
+    }
   });
   const note = (print: Print) => {
     if (runner.stateDir)
@@ -199,7 +238,7 @@ export async function hereBackend(options: HereOptions): Promise<Backend & { run
       outcome = await child.done;
     }
     await runner.idle();
-    return outcomeOf(outcome);
+    return outcomeOf({ ...outcome, refused: REFUSAL_STATES.has(failedIn.get(name) ?? "") });
   };
   const scheduled = () => ({
     version: "0",
@@ -295,7 +334,7 @@ export function deployedBackend(stage: string): Backend {
       );
     return arn;
   };
-  /** Starts an execution and prints its finished Tasks until it ends. */
+  /** Starts an execution and prints its finished Tasks, waits and retries until it ends. */
   const follow = async (
     machine: string,
     name: string,
@@ -309,19 +348,16 @@ export function deployedBackend(stage: string): Backend {
       input,
     });
     print(`started ${executionArn}`);
+    const narrator = new HistoryNarrator(machine, describe, print);
     let lastId = 0;
     for (;;) {
       for (const event of await executionHistorySince(executionArn, lastId)) {
         lastId = Math.max(lastId, event.id ?? 0);
-        const exited = event.stateExitedEventDetails;
-        if (event.type === "TaskStateExited" && exited?.name && exited.output) {
-          const output = JSON.parse(exited.output);
-          const line = describe(exited.name, output, output);
-          if (line) print(`${event.timestamp?.toISOString() ?? ""}  ${line}`);
-        }
+        narrator.onEvent(event);
       }
       const execution = await describeExecution(executionArn);
-      if (execution.status !== "RUNNING") return outcomeOf(execution);
+      if (execution.status !== "RUNNING")
+        return outcomeOf({ ...execution, refused: REFUSAL_STATES.has(narrator.failState ?? "") });
       await new Promise((resolve) => setTimeout(resolve, FOLLOW_INTERVAL_MS));
     }
   };
@@ -334,7 +370,14 @@ export function deployedBackend(stage: string): Backend {
       })) as { plan?: unknown };
       return outcomeOf({ status: "SUCCEEDED", output: plan });
     } catch (error) {
-      return { status: "FAILED", error: (error as Error).name, cause: (error as Error).message, summary: "" };
+      // The planning function refused the request (or could not be reached): nothing was changed.
+      return {
+        status: "FAILED",
+        error: (error as Error).name,
+        cause: (error as Error).message,
+        summary: "",
+        refused: true,
+      };
     }
   };
   return {

@@ -2,6 +2,7 @@
 // works against the deployed stack (your AWS profile), with --here in this process against your account
 // (pull mode), or with --local against the embedded simulated account of a scenario.
 import "../local/env";
+import { checkAwsConfiguration } from "../local/here";
 import { deployedBackend, hereBackend, localBackend } from "./backends";
 import { runPhoenix } from "./program";
 
@@ -29,11 +30,14 @@ process.exitCode = await runPhoenix(
     out: (text) => process.stdout.write(text),
     err: (text) => process.stderr.write(text),
     color: process.stdout.isTTY === true && !process.env.NO_COLOR,
+    interactive: process.stderr.isTTY === true && !process.env.CI,
   },
   async (target) => {
     if (target.local) return localBackend(target.scenario);
     if (target.here)
       return hereBackend({ table: target.table, interrupt: interrupt.signal, stop: stop.signal });
+    // The same check --here makes, before any call: a missing region or credentials is said plainly.
+    await checkAwsConfiguration();
     return deployedBackend(target.stage);
   },
 );

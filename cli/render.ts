@@ -98,6 +98,11 @@ export function renderAgeHistogram(
       `${bucket.label.padStart(labelWidth)} ${String(bucket.count).padStart(4)} ${bar}${" ".repeat(Math.max(0, barWidth - length))} ${perGroup}${overText}`,
     );
   }
+  lines.push(
+    "",
+    "Rows: age since launch, count, bar (scaled to the largest row), count per group.",
+    `█ instances   ${color ? paint(RED, "█") : "!"} instances over their group's max age`,
+  );
   lines.push("");
   lines.push(
     `${"GROUP".padEnd(20)} ${"INSTANCES".padStart(9)} ${"OLDEST".padStart(8)} ${"MAX AGE".padStart(8)} ${"OVER".padStart(5)} ${"DRIFTED".padStart(7)}`,
@@ -116,7 +121,28 @@ export function renderAgeHistogram(
 const escapeHtml = (text: string) =>
   text.replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c] as string);
 
-/** A self-contained HTML page: stacked bars per bucket (one colour per group), over-max buckets outlined. */
+/** Where an age falls on the chart's x axis: linear within its bucket's slot. */
+function xOfAge(ageSeconds: number, buckets: AgeBucket[], left: number, slot: number): number {
+  const index = Math.max(
+    0,
+    buckets.findIndex((bucket) => bucket.toSeconds === undefined || ageSeconds < bucket.toSeconds),
+  );
+  const bucket = buckets[index] as AgeBucket;
+  // The last bucket is open-ended: its lower edge is exact, an age inside it is drawn at its middle.
+  const fraction =
+    bucket.toSeconds === undefined
+      ? ageSeconds <= bucket.fromSeconds
+        ? 0
+        : 0.5
+      : (ageSeconds - bucket.fromSeconds) / (bucket.toSeconds - bucket.fromSeconds);
+  return left + (index + Math.min(1, Math.max(0, fraction))) * slot;
+}
+
+/**
+ * A self-contained HTML page: stacked bars per age bucket (one colour per group) on titled axes, a dashed
+ * line at each group's maximum age, buckets holding instances over their maximum outlined in red, and a
+ * legend for every mark.
+ */
 export function renderAgeHtml(
   instances: AgedInstance[],
   stats: AgeStats,
@@ -137,41 +163,82 @@ export function renderAgeHtml(
     "#ff9da7",
   ];
   const colorOf = (group: string) => palette[groups.indexOf(group) % palette.length] as string;
-  const width = 760;
-  const height = 320;
-  const left = 50;
-  const bottom = 60;
-  const top = 20;
+  const width = 820;
+  const left = 70;
+  const right = 20;
+  const top = 40;
+  const plotHeight = 240;
+  const axisY = top + plotHeight;
+  const legendRows = Math.ceil((groups.length + 2) / 4);
+  const height = axisY + 60 + legendRows * 20 + 10;
   const widest = Math.max(1, ...buckets.map((bucket) => bucket.count));
-  const slot = (width - left - 10) / Math.max(1, buckets.length);
-  const scale = (height - top - bottom) / widest;
+  // A y axis in whole instances: about five ticks.
+  const step = Math.max(1, Math.ceil(widest / 5));
+  const yMax = Math.ceil(widest / step) * step;
+  const slot = (width - left - right) / Math.max(1, buckets.length);
+  const scale = plotHeight / yMax;
+  const yTicks = Array.from({ length: yMax / step + 1 }, (_, n) => n * step)
+    .map((value) => {
+      const y = (axisY - value * scale).toFixed(1);
+      return `<line x1="${left - 4}" y1="${y}" x2="${width - right}" y2="${y}" stroke="#eee"/><text x="${left - 8}" y="${y}" dy="4" text-anchor="end" font-size="11">${value}</text>`;
+    })
+    .join("");
   const bars = buckets
     .map((bucket, index) => {
       const x = left + index * slot + slot * 0.15;
-      let y = height - bottom;
+      let y = axisY;
       const segments = groups
         .filter((group) => bucket.byGroup[group])
         .map((group) => {
           const h = (bucket.byGroup[group] ?? 0) * scale;
           y -= h;
-          return `<rect x="${x.toFixed(1)}" y="${y.toFixed(1)}" width="${(slot * 0.7).toFixed(1)}" height="${h.toFixed(1)}" fill="${colorOf(group)}"><title>${escapeHtml(group)}: ${bucket.byGroup[group]}</title></rect>`;
+          return `<rect x="${x.toFixed(1)}" y="${y.toFixed(1)}" width="${(slot * 0.7).toFixed(1)}" height="${h.toFixed(1)}" fill="${colorOf(group)}"><title>${escapeHtml(group)}: ${bucket.byGroup[group]} instances aged ${escapeHtml(bucket.label)}</title></rect>`;
         })
         .join("");
       const outline =
         bucket.overMax > 0
-          ? `<rect x="${x.toFixed(1)}" y="${y.toFixed(1)}" width="${(slot * 0.7).toFixed(1)}" height="${(height - bottom - y).toFixed(1)}" fill="none" stroke="#d62728" stroke-width="3"><title>${bucket.overMax} over their maximum</title></rect>`
+          ? `<rect x="${x.toFixed(1)}" y="${y.toFixed(1)}" width="${(slot * 0.7).toFixed(1)}" height="${(axisY - y).toFixed(1)}" fill="none" stroke="#d62728" stroke-width="3"><title>${bucket.overMax} over their group's maximum age</title></rect>`
           : "";
-      const label = `<text x="${(x + slot * 0.35).toFixed(1)}" y="${height - bottom + 16}" text-anchor="middle" font-size="11">${escapeHtml(bucket.label)}</text>`;
+      const label = `<text x="${(x + slot * 0.35).toFixed(1)}" y="${axisY + 16}" text-anchor="middle" font-size="11">${escapeHtml(bucket.label)}</text>`;
       const count = `<text x="${(x + slot * 0.35).toFixed(1)}" y="${(y - 4).toFixed(1)}" text-anchor="middle" font-size="11">${bucket.count || ""}</text>`;
       return segments + outline + label + count;
     })
     .join("\n");
-  const legend = groups
+  // Each group's maximum age as a dashed line in its colour; groups sharing one maximum share the line.
+  const maxAges = new Map<number, string[]>();
+  for (const group of groups) {
+    const maxAge = instances.find((instance) => instance.groupName === group)?.maxAgeSeconds ?? 0;
+    maxAges.set(maxAge, [...(maxAges.get(maxAge) ?? []), group]);
+  }
+  const markers = [...maxAges.entries()]
+    .sort(([a], [b]) => a - b)
+    .map(([maxAge, named], index) => {
+      const x = xOfAge(maxAge, buckets, left, slot).toFixed(1);
+      const color = named.length === 1 ? colorOf(named[0] as string) : "#555";
+      const text = `max age ${formatAge(maxAge)}: ${named.join(", ")}`;
+      return `<g class="max-age" data-max-age-seconds="${maxAge}"><line x1="${x}" y1="${top - 6}" x2="${x}" y2="${axisY}" stroke="${color}" stroke-width="2" stroke-dasharray="6 4"/><text x="${x}" y="${top - 10 - (index % 2) * 12}" text-anchor="middle" font-size="11" fill="${color}">${escapeHtml(text)}</text><title>${escapeHtml(text)}</title></g>`;
+    })
+    .join("\n");
+  const legendItems = [
+    ...groups.map(
+      (group) =>
+        `<rect width="12" height="12" fill="${colorOf(group)}"/><text x="16" y="10" font-size="12">${escapeHtml(group)} (instances)</text>`,
+    ),
+    '<rect width="12" height="12" fill="none" stroke="#d62728" stroke-width="3"/><text x="16" y="10" font-size="12">bucket with instances over their max age</text>',
+    '<line x1="0" y1="6" x2="12" y2="6" stroke="#555" stroke-width="2" stroke-dasharray="4 2"/><text x="16" y="10" font-size="12">a group\'s max age (its colour)</text>',
+  ];
+  const legend = legendItems
     .map(
-      (group, index) =>
-        `<rect x="${left + index * 130}" y="${height - 24}" width="12" height="12" fill="${colorOf(group)}"/><text x="${left + index * 130 + 16}" y="${height - 14}" font-size="12">${escapeHtml(group)}</text>`,
+      (item, index) =>
+        `<g class="legend" transform="translate(${left + (index % 4) * 185},${axisY + 52 + Math.floor(index / 4) * 20})">${item}</g>`,
     )
     .join("");
+  const axes = [
+    `<line x1="${left}" y1="${axisY}" x2="${width - right}" y2="${axisY}" stroke="#888"/>`,
+    `<line x1="${left}" y1="${top}" x2="${left}" y2="${axisY}" stroke="#888"/>`,
+    `<text x="${(left + width - right) / 2}" y="${axisY + 36}" text-anchor="middle" font-size="12">instance age (time since launch; d = days, h = hours)</text>`,
+    `<text transform="translate(18,${top + plotHeight / 2}) rotate(-90)" text-anchor="middle" font-size="12">instances (count)</text>`,
+  ].join("\n");
   const rows = instances
     .slice()
     .sort((a, b) => b.ageSeconds - a.ageSeconds)
@@ -188,8 +255,10 @@ export function renderAgeHtml(
 <p>${groups.length} managed groups, ${stats.instances} instances, at ${at.toISOString()}. Age is the time since an instance launched.</p>
 <p class="figures"><span>max ${formatAge(stats.maxAgeSeconds)}</span><span>p50 ${formatAge(stats.p50AgeSeconds)}</span><span>p95 ${formatAge(stats.p95AgeSeconds)}</span><span style="color:#d62728">${stats.overMax} over their maximum</span><span>${stats.drifted} drifted</span></p>
 <svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" role="img" aria-label="Histogram of instance ages">
-<line x1="${left}" y1="${height - bottom}" x2="${width - 10}" y2="${height - bottom}" stroke="#888"/>
+${yTicks}
+${axes}
 ${bars}
+${markers}
 ${legend}
 </svg>
 <h2>Instances, oldest first</h2>

@@ -10,10 +10,6 @@ process.env.POWERTOOLS_SERVICE_NAME ??= "phoenix";
 process.env.POWERTOOLS_LOG_LEVEL ??= "SILENT";
 // The lock and idempotency table inside the embedded DynamoDB (dynalite) the simulator starts.
 process.env.PHOENIX_TABLE ??= "phoenix-local";
-// The local ARNs of the state machines (serverless.yml names them phoenix-<name>-<stage>; the stage is "local").
-process.env.PHOENIX_REPLACE_GROUP_ARN ??=
-  "arn:aws:states:us-east-1:123456789012:stateMachine:phoenix-replace-group-local";
-process.env.PHOENIX_IMAGE_ROLLOUT_ARN ??=
-  "arn:aws:states:us-east-1:123456789012:stateMachine:phoenix-image-rollout-local";
-process.env.PHOENIX_QUARANTINE_ARN ??=
-  "arn:aws:states:us-east-1:123456789012:stateMachine:phoenix-quarantine-instance-local";
+// The local stage: the state machines are phoenix-<name>-local, in the account and region of the local
+// functions' ARNs (local/state-machine.ts).
+process.env.PHOENIX_STAGE ??= "local";

@@ -118,7 +118,15 @@ async function claimStateDir(stateDir: string): Promise<void> {
   await store.close();
 }
 
-/** Resolves the region and credentials the way every SDK client will, or says at once what is missing. */
+/** No region or no credentials: nothing can reach AWS (the CLI exits 3). */
+export class AwsConfigurationError extends PhoenixError {
+  override name = "AwsConfigurationError";
+}
+
+/**
+ * Resolves the region and credentials the way every SDK client will, or says at once what is missing. The
+ * CLI runs it before anything else for the deployed stack and for --here alike.
+ */
 export async function checkAwsConfiguration(): Promise<{ region: string }> {
   const probe = new EC2Client(sdkClientDefaults);
   try {
@@ -126,14 +134,14 @@ export async function checkAwsConfiguration(): Promise<{ region: string }> {
     try {
       region = await probe.config.region();
     } catch {
-      throw new PhoenixError(
+      throw new AwsConfigurationError(
         "No AWS region: set AWS_REGION (or AWS_DEFAULT_REGION), or a region for your profile (AWS_PROFILE) in ~/.aws/config. Nothing was called.",
       );
     }
     try {
       await probe.config.credentials();
     } catch (error) {
-      throw new PhoenixError(
+      throw new AwsConfigurationError(
         `No AWS credentials: ${(error as Error).message.split("\n")[0]}. Set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or log in (aws sso login). Nothing was called.`,
       );
     }
@@ -191,6 +199,9 @@ export class HereRunner {
   static async open(options: HereOptions): Promise<HereRunner> {
     const region = options.clients ? "injected" : (await checkAwsConfiguration()).region;
     const previousTable = process.env.PHOENIX_TABLE;
+    // As in Lambda (serverless.yml): one try per AWS call, the state machine's Retry does the rest.
+    const previousAttempts = process.env.AWS_MAX_ATTEMPTS;
+    process.env.AWS_MAX_ATTEMPTS = "1";
     if (options.table) {
       process.env.PHOENIX_TABLE = options.table;
       resetConfig();
@@ -206,6 +217,8 @@ export class HereRunner {
     const runner = new HereRunner(options, ownTable);
     runner.stateDir = stateDir;
     runner.restoreTable = () => {
+      if (previousAttempts === undefined) delete process.env.AWS_MAX_ATTEMPTS;
+      else process.env.AWS_MAX_ATTEMPTS = previousAttempts;
       if (!options.table) return;
       if (previousTable === undefined) delete process.env.PHOENIX_TABLE;
       else process.env.PHOENIX_TABLE = previousTable;

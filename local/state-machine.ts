@@ -196,6 +196,8 @@ export interface ExecutionEvent {
   index?: number;
   /** Entering a Wait: the seconds it waits. */
   waitSeconds?: number;
+  /** A Task about to be tried again: which retry this is, of how many, and after how long. */
+  retry?: { attempt: number; maxAttempts: number; delaySeconds: number };
 }
 
 /** How an execution ended, with the figures benchmarks need. */
@@ -403,6 +405,7 @@ export async function runExecution(options: RunOptions): Promise<ExecutionOutcom
   let stateTransitions = 0;
   let failure: { error?: string; cause?: string } = {};
   let aborted = false;
+  let retry: ExecutionEvent["retry"];
   const consume = (async () => {
     for await (const event of execution.eventLogs) {
       const state = "state" in event ? event.state : undefined;
@@ -429,13 +432,13 @@ export async function runExecution(options: RunOptions): Promise<ExecutionOutcom
         case "StateRetried": {
           stateTransitions++;
           historyEvents += 3;
-          if (time) {
-            const { retrier, attempt } = event.retry;
-            const base = (retrier.IntervalSeconds ?? 1) * (retrier.BackoffRate ?? 2) ** (attempt - 1);
-            const capped = Math.min(base, retrier.MaxDelaySeconds ?? Number.POSITIVE_INFINITY);
-            const delayMs = (retrier.JitterStrategy === "FULL" ? capped * time.random() : capped) * 1000;
-            if (state) holdUntil(state.name, time.now() + delayMs);
-          }
+          const { retrier, attempt } = event.retry;
+          const base = (retrier.IntervalSeconds ?? 1) * (retrier.BackoffRate ?? 2) ** (attempt - 1);
+          const capped = Math.min(base, retrier.MaxDelaySeconds ?? Number.POSITIVE_INFINITY);
+          const delayMs =
+            (retrier.JitterStrategy === "FULL" && time ? capped * time.random() : capped) * 1000;
+          if (time && state) holdUntil(state.name, time.now() + delayMs);
+          retry = { attempt, maxAttempts: retrier.MaxAttempts ?? 3, delaySeconds: delayMs / 1000 };
           break;
         }
         case "MapIterationFailed":
@@ -473,6 +476,7 @@ export async function runExecution(options: RunOptions): Promise<ExecutionOutcom
         at: clock(),
         index,
         waitSeconds: waitingFor(event.type, state),
+        ...(event.type === "StateRetried" ? { retry } : {}),
       });
     }
   })();

@@ -16,6 +16,66 @@ export function formatDuration(seconds: number): string {
     : `${m}m ${String(s).padStart(2, "0")}s`;
 }
 
+/** Lines of the timeline stay within this many characters (a longer message wraps). */
+export const LINE_WIDTH = 120;
+/** Group names longer than this are cut in the group column. */
+const GROUP_COLUMN_MAX = 24;
+/** The label column: "aws", "phoenix", "wave 10/12", "quarantine". */
+const LABEL_COLUMN = 10;
+
+/** Cuts text to `width` characters, ending in "…" when it was longer. */
+export const clip = (text: string, width: number) =>
+  text.length <= width ? text : `${text.slice(0, Math.max(0, width - 1))}…`;
+
+/** Splits text into lines of at most `width` characters at spaces (a longer word is cut). */
+export function wrap(text: string, width: number): string[] {
+  const lead = /^ */.exec(text)?.[0] ?? "";
+  const lines: string[] = [];
+  let current = lead;
+  for (const word of text.slice(lead.length).split(" ")) {
+    if (current.trim() && current.length + 1 + word.length > width) {
+      lines.push(current);
+      current = "";
+    }
+    current = current.trim() ? `${current} ${word}` : `${current}${clip(word, width - current.length)}`;
+  }
+  lines.push(current);
+  return lines;
+}
+
+/** The innermost readable message of a failure's cause: Step Functions and Lambda nest theirs as JSON. */
+function innermostCause(cause: string | undefined, depth = 0): { error?: string; message: string } {
+  const text = (cause ?? "").trim();
+  if (depth < 4 && text.startsWith("{")) {
+    try {
+      const parsed = JSON.parse(text) as Record<string, unknown>;
+      const error = (parsed.Error ?? parsed.errorType) as string | undefined;
+      const inner = (parsed.Cause ?? parsed.errorMessage) as string | undefined;
+      if (inner !== undefined) {
+        const deeper = innermostCause(String(inner), depth + 1);
+        return { error: deeper.error ?? error, message: deeper.message };
+      }
+    } catch {
+      // not JSON after all: shown as it is
+    }
+  }
+  return { message: text };
+}
+
+/**
+ * A failure as one readable sentence with the error's name, e.g. "ThrottledError: DescribeInstances: Rate
+ * exceeded", from an error name and a cause that may be a nested JSON dump (a child execution, a Lambda
+ * error). The most specific name wins: States.TaskFailed says less than the error inside it.
+ */
+export function describeFailure(error: string | undefined, cause: string | undefined): string {
+  const inner = innermostCause(cause);
+  const name = inner.error && (error === undefined || error.startsWith("States.")) ? inner.error : error;
+  const message = inner.message.replace(/\s+/g, " ").replace(/\.$/, "");
+  if (!message) return name ?? "failed";
+  if (!name || message.startsWith(`${name}:`) || message.startsWith(name)) return message;
+  return `${name}: ${message}`;
+}
+
 const clockTime = (ms: number) => {
   const tenths = Math.round(Math.max(0, ms) / 100);
   const h = Math.floor(tenths / 36000);
@@ -97,12 +157,7 @@ export function describeReplaceStep(stateName: string, input: Loose, output: Loo
 
 /** The child's own error from a failed states:startExecution.sync task, whose cause is the child's description. */
 function childFailure(failure: Loose): string {
-  try {
-    const child = JSON.parse(failure?.Cause ?? "");
-    return `${child.Error}: ${child.Cause}`;
-  } catch {
-    return `${failure?.Error}: ${failure?.Cause}`;
-  }
+  return describeFailure(failure?.Error, failure?.Cause);
 }
 
 /** Describes one finished image-rollout state for a person. */
@@ -118,7 +173,7 @@ export function describeRolloutStep(stateName: string, input: Loose, output: Loo
     }
     case "PinImage":
       if (!output.version)
-        return `${input.groupName}: could not pin the image: ${output.failure?.Error}: ${output.failure?.Cause}`;
+        return `${input.groupName}: could not pin the image: ${describeFailure(output.failure?.Error, output.failure?.Cause)}`;
       return `${input.groupName}: launch template version ${output.version.version} carries ${output.version.imageId}${output.version.created ? " (new)" : ""}`;
     case "ReplaceGroup":
       if (!output.replacement)
@@ -155,25 +210,25 @@ export function describeQuarantineStep(stateName: string, input: Loose, output: 
             .join(
               "; ",
             )}${output.isolated.repairedRules ? ` (${output.isolated.repairedRules} rules of a half-made isolation group repaired)` : ""}`
-        : `CONTAINMENT FAILED: ${output.failure?.Error}: ${output.failure?.Cause}`;
+        : `CONTAINMENT FAILED: ${describeFailure(output.failure?.Error, output.failure?.Cause)}`;
     case "RevokeCredentials":
       return output.revoked
         ? output.revoked.skipped
           ? `credentials not revoked: ${output.revoked.skipped}`
           : `credentials issued before ${output.revoked.at} revoked: ${list(output.revoked.revoked.map((item: Loose) => `${item.roleName} (${item.policyName})`)) || "no instance profile"}${output.revoked.notRevoked.length ? `; NOT revoked: ${output.revoked.notRevoked.map((item: Loose) => `${item.instanceId}: ${item.reason}`).join("; ")}` : ""}`
-        : `CREDENTIALS NOT REVOKED: ${output.revokeFailure?.Error}: ${output.revokeFailure?.Cause}`;
+        : `CREDENTIALS NOT REVOKED: ${describeFailure(output.revokeFailure?.Error, output.revokeFailure?.Cause)}`;
     case "Preserve":
       return output.preserved
         ? `preserved ${ids}: ${list(output.preserved.applied.map((item: Loose) => item.action).filter((action: string, index: number, all: string[]) => all.indexOf(action) === index))}${output.preserved.limitations.length ? `; LIMITATIONS: ${output.preserved.limitations.map((item: Loose) => `${item.instanceId}: ${item.action}: ${item.reason}`).join("; ")}` : ""}`
-        : `PRESERVE FAILED: ${output.preserveFailure?.Error}: ${output.preserveFailure?.Cause}`;
+        : `PRESERVE FAILED: ${describeFailure(output.preserveFailure?.Error, output.preserveFailure?.Cause)}`;
     case "StartSnapshots":
       return output.evidence
         ? `evidence snapshots started: ${list(output.evidence.snapshots.map((snapshot: Loose) => `${snapshot.snapshotId} (${snapshot.volumeId})`)) || "no EBS volume"}; ${output.evidence.methods.map((method: Loose) => `${method.instanceId}: ${method.crashConsistent ? "one crash-consistent set" : method.note}`).join("; ")}`
-        : `SNAPSHOTS FAILED: ${output.snapshotFailure?.Error}: ${output.snapshotFailure?.Cause}`;
+        : `SNAPSHOTS FAILED: ${describeFailure(output.snapshotFailure?.Error, output.snapshotFailure?.Cause)}`;
     case "Detach":
       return output.detach
         ? `detaching ${list(output.detach.detached)} from ${input.plan.group.groupName}`
-        : `DETACH FAILED: ${output.failure?.Error}: ${output.failure?.Cause}`;
+        : `DETACH FAILED: ${describeFailure(output.failure?.Error, output.failure?.Cause)}`;
     case "CheckDetached":
       return output.detached?.detached
         ? `out of ${input.plan.group.groupName}; paused processes resumed`
@@ -215,6 +270,11 @@ export class Timeline {
     { groupName?: string; waves: number; machine: "replace" | "rollout" | "quarantine" }
   >();
 
+  /** Instances that have been healthy in a target group: failing checks before that is booting. */
+  private readonly everHealthy = new Set<string>();
+  /** Width of the group column: the longest group name of the account (grows with names seen). */
+  private groupWidth: number;
+
   /** Without a simulated world (pull mode), lines carry no serving count and time is the given clock's. */
   constructor(
     private readonly world: SimWorld | undefined,
@@ -222,6 +282,10 @@ export class Timeline {
     private readonly now: () => number = () => world?.clock.now() ?? Date.now(),
   ) {
     this.startedAt = this.now();
+    this.groupWidth = Math.min(
+      GROUP_COLUMN_MAX,
+      Math.max(8, ...[...(world?.groups.keys() ?? [])].map((name) => name.length)),
+    );
   }
 
   /** Feed it the simulated account's log entries. */
@@ -238,7 +302,13 @@ export class Timeline {
       "instance-detached",
       "snapshot-completed",
     ];
-    if (shown.includes(entry.kind)) this.line(entry.at, entry.groupName ?? "", "aws", entry.message);
+    if (!shown.includes(entry.kind)) return;
+    let message = entry.message;
+    if (entry.kind === "target-healthy" && entry.instanceId) this.everHealthy.add(entry.instanceId);
+    // A new instance fails its first checks while it boots: it is not yet healthy, not broken.
+    if (entry.kind === "target-unhealthy" && entry.instanceId && !this.everHealthy.has(entry.instanceId))
+      message = message.replace(" unhealthy in ", " not yet healthy in ");
+    this.line(entry.at, entry.groupName ?? "", "aws", message);
   };
 
   /** Feed it the executions' events. */
@@ -249,7 +319,7 @@ export class Timeline {
         event.at,
         known?.groupName ?? "",
         "phoenix",
-        `execution ${event.executionName} failed: ${event.error}: ${event.cause ?? ""}`,
+        `execution ${event.executionName} failed: ${describeFailure(event.error, event.cause)}`,
       );
       return;
     }
@@ -267,7 +337,7 @@ export class Timeline {
         event.at,
         execution?.groupName ?? input?.groupName ?? "",
         "phoenix",
-        `${event.stateName} FAILED: ${failure?.Error}: ${failure?.Cause}`,
+        `${event.stateName} FAILED: ${describeFailure(failure?.Error, failure?.Cause)}`,
       );
       return;
     }
@@ -338,7 +408,13 @@ export class Timeline {
     const serving = group
       ? `  [serving ${this.world?.healthyInService(groupName).length}/${group.desiredCapacity}]`
       : "";
-    const where = groupName ? `${groupName} ` : "";
-    this.write(`${clockTime(at - this.startedAt)}  ${`${where}${label}`.padEnd(18)} ${message}${serving}`);
+    this.groupWidth = Math.min(GROUP_COLUMN_MAX, Math.max(this.groupWidth, groupName.length));
+    const prefix = `${clockTime(at - this.startedAt)}  ${clip(groupName, this.groupWidth).padEnd(this.groupWidth)}  ${label.padEnd(LABEL_COLUMN)}  `;
+    // Long messages wrap under the message column, so every line stays within LINE_WIDTH.
+    const lines = wrap(message, Math.max(30, LINE_WIDTH - prefix.length - serving.length));
+    for (const [index, text] of lines.entries())
+      this.write(
+        `${index === 0 ? prefix : " ".repeat(prefix.length)}${text}${index === lines.length - 1 ? serving : ""}`,
+      );
   }
 }

@@ -1,6 +1,8 @@
 // The age sweep's decisions: which instances are too old or drifted, and which of them may be replaced now
 // within every budget. Pure: the fleet, the budgets used so far and the clock come in as data.
 import { formatAge, parseDuration, parseRateBudget, type RateBudget } from "./durations";
+import { InvalidInputError } from "./errors";
+import { groupPolicy, POLICY_TAG } from "./policy";
 import { type GroupSnapshot, type InstanceSnapshot, MANAGED_TAG, QUARANTINE_TAG } from "./types";
 import { isWindowOpen, type MaintenanceWindow, nextOpening, parseMaintenanceWindow } from "./windows";
 
@@ -49,6 +51,14 @@ export interface GroupSweepDecision {
   rateBudget: string;
   budgetUsed: number;
   maintenanceWindow?: string;
+  /** The malformed tag that made the sweep skip this group, and what is wrong with it. */
+  invalidTag?: InvalidTag;
+}
+
+/** A group tag the sweep cannot read: the group is skipped (fail closed), the others go on. */
+export interface InvalidTag {
+  tag: string;
+  reason: string;
 }
 
 /** The whole sweep: one decision per managed group, oldest due instance first. */
@@ -76,26 +86,49 @@ export interface SweepGroupInput {
 export const ageSeconds = (instance: InstanceSnapshot, now: Date) =>
   instance.launchTime ? Math.max(0, (now.getTime() - Date.parse(instance.launchTime)) / 1000) : 0;
 
-/** The group's settings from its tags, falling back to the stack's; a malformed tag is an error (fail closed). */
+/** The group's settings from its tags, falling back to the stack's; a malformed tag is named (fail closed). */
 export function groupSweepSettings(
   group: GroupSnapshot,
   settings: SweepSettings,
-): { maxAgeSeconds: number; rateBudget: RateBudget; window?: MaintenanceWindow } | { invalid: string } {
+): { maxAgeSeconds: number; rateBudget: RateBudget; window?: MaintenanceWindow } | { invalid: InvalidTag } {
   const maxAgeTag = group.tags[SWEEP_TAGS.maxAge];
   const maxAgeSeconds = maxAgeTag === undefined ? settings.defaultMaxAgeSeconds : parseDuration(maxAgeTag);
   if (maxAgeSeconds === undefined)
-    return { invalid: `${SWEEP_TAGS.maxAge} "${maxAgeTag}" is not a duration like 7d or 36h` };
+    return {
+      invalid: { tag: SWEEP_TAGS.maxAge, reason: `"${maxAgeTag}" is not a duration like 7d or 36h` },
+    };
   const budgetTag = group.tags[SWEEP_TAGS.rateBudget];
   const rateBudget = budgetTag === undefined ? settings.defaultRateBudget : parseRateBudget(budgetTag);
-  if (!rateBudget) return { invalid: `${SWEEP_TAGS.rateBudget} "${budgetTag}" is not a budget like 4/1h` };
+  if (!rateBudget)
+    return { invalid: { tag: SWEEP_TAGS.rateBudget, reason: `"${budgetTag}" is not a budget like 4/1h` } };
   const windowTag = group.tags[SWEEP_TAGS.maintenanceWindow];
   const window = windowTag === undefined ? settings.defaultWindow : parseMaintenanceWindow(windowTag);
   if (windowTag !== undefined && !window) {
     return {
-      invalid: `${SWEEP_TAGS.maintenanceWindow} "${windowTag}" is not like "Mon-Fri 02:00-05:00 Europe/Berlin"`,
+      invalid: {
+        tag: SWEEP_TAGS.maintenanceWindow,
+        reason: `"${windowTag}" is not like "Mon-Fri 02:00-05:00 Europe/Berlin"`,
+      },
     };
   }
   return { maxAgeSeconds, rateBudget, window };
+}
+
+/**
+ * What is wrong with the group's phoenix:policy tag, if anything: a replacement the sweep started would
+ * refuse it, so the sweep skips the group instead of starting one that cannot run.
+ */
+export function policyTagProblem(tags: Record<string, string>): InvalidTag | undefined {
+  try {
+    groupPolicy(tags);
+    return undefined;
+  } catch (error) {
+    if (!(error instanceof InvalidInputError)) throw error;
+    const reason = error.issues
+      .map((issue) => (issue.path === POLICY_TAG ? issue.message : `${issue.path}: ${issue.message}`))
+      .join("; ");
+    return { tag: POLICY_TAG, reason };
+  }
 }
 
 /** Instances of a group that are due (too old or drifted), oldest first, never quarantined or too young. */
@@ -139,15 +172,23 @@ export function planSweep(inputs: SweepGroupInput[], settings: SweepSettings, no
     const { group } = input;
     const base = { groupName: group.groupName, instances: [], deferred: [], budgetUsed: input.budgetUsed };
     if (group.tags[MANAGED_TAG] !== "true") continue;
-    const resolved = groupSweepSettings(group, settings);
-    if ("invalid" in resolved) {
+    const skipInvalid = (invalidTag: InvalidTag, maxAge: string, rateBudget: string) =>
       decisions.push({
         ...base,
         action: "skip",
-        why: `invalid tag: ${resolved.invalid}`,
-        maxAge: "?",
-        rateBudget: "?",
+        why: `invalid tag ${invalidTag.tag}: ${invalidTag.reason}`,
+        maxAge,
+        rateBudget,
+        invalidTag,
       });
+    const resolved = groupSweepSettings(group, settings);
+    if ("invalid" in resolved) {
+      skipInvalid(resolved.invalid, "?", "?");
+      continue;
+    }
+    const policyProblem = policyTagProblem(group.tags);
+    if (policyProblem) {
+      skipInvalid(policyProblem, formatAge(resolved.maxAgeSeconds), resolved.rateBudget.text);
       continue;
     }
     const described = {

@@ -4,9 +4,10 @@ import { executionName } from "../engine/names";
 import { InstanceIdSchema } from "../engine/policy";
 import { caseIdFor, QuarantineRequestSchema } from "../engine/quarantine";
 import { now } from "../runtime/clock";
-import { config, required } from "../runtime/config";
+import { config } from "../runtime/config";
 import { phoenixHandler } from "../runtime/handler";
 import { logger } from "../runtime/observability";
+import { stateMachineArn } from "../runtime/stack";
 
 const envelope = { id: z.string().min(1), time: z.iso.datetime({ offset: true }) };
 
@@ -71,7 +72,7 @@ async function onQuarantineRequested(event: z.output<typeof EventSchema>) {
     request.caseId ??
     caseIdFor({ instanceIds: request.instanceIds, reason: request.reason }, new Date(event.time));
   const execution = await startNamedExecution({
-    stateMachineArn: required("PHOENIX_QUARANTINE_ARN"),
+    stateMachineArn: stateMachineArn("quarantine-instance"),
     name: executionName("quarantine", caseId),
     input: { ...request, caseId },
   });

@@ -8,9 +8,10 @@ import { InvalidInputError } from "../engine/errors";
 import { GroupNameSchema } from "../engine/policy";
 import { restorationFor } from "../engine/restore";
 import { now } from "../runtime/clock";
-import { config, required } from "../runtime/config";
+import { config } from "../runtime/config";
 import { phoenixHandler } from "../runtime/handler";
 import { logger } from "../runtime/observability";
+import { stateMachineArn } from "../runtime/stack";
 
 /** Step Functions' own event when an execution stops other than by succeeding. */
 const StatusChangeSchema = z
@@ -65,7 +66,7 @@ async function reclaimStep(input: z.output<typeof ReclaimInputSchema>) {
   let dryRun = false;
   let status: string;
   if ("detail" in input) {
-    if (input.detail.stateMachineArn !== required("PHOENIX_REPLACE_GROUP_ARN"))
+    if (input.detail.stateMachineArn !== stateMachineArn("replace-group"))
       return { reclaimed: false, reason: "not a replace-group execution" };
     executionArn = input.detail.executionArn;
     groupName = groupOfInput(input.detail.input);

@@ -3,9 +3,10 @@ import { publishEvent } from "../aws/events";
 import { describeExecutionIfAny } from "../aws/stepfunctions";
 import { executionArnOf } from "../engine/names";
 import { FailureSchema } from "../engine/schemas";
-import { config, required } from "../runtime/config";
+import { config } from "../runtime/config";
 import { phoenixHandler } from "../runtime/handler";
 import { logger } from "../runtime/observability";
+import { stateMachineArn } from "../runtime/stack";
 
 const ReportInputSchema = z.object({
   executionId: z.string().min(1),
@@ -61,10 +62,10 @@ async function reportStep(input: z.output<typeof ReportInputSchema>) {
     logger.info("image rollout completed", detail);
     return { ...detail, cause: "" };
   }
-  const stateMachineArn = required("PHOENIX_REPLACE_GROUP_ARN");
+  const replaceGroupArn = stateMachineArn("replace-group");
   const outcomes = [];
   for (const group of groups) {
-    const execution = await latestAttempt(stateMachineArn, group.executionName);
+    const execution = await latestAttempt(replaceGroupArn, group.executionName);
     outcomes.push({
       groupName: group.groupName,
       wave: group.wave,

@@ -12,9 +12,10 @@ import { planReplacement } from "../engine/plan";
 import { groupPolicy } from "../engine/policy";
 import { groupSweepSettings, planSweep, type SweepGroupInput, sweepReason } from "../engine/sweep";
 import { now } from "../runtime/clock";
-import { config, required, sweepSettings } from "../runtime/config";
+import { config, sweepSettings } from "../runtime/config";
 import { phoenixHandler } from "../runtime/handler";
 import { logger, metrics } from "../runtime/observability";
+import { stateMachineArn } from "../runtime/stack";
 
 // An EventBridge scheduled event ({ time, ... }) or a direct invocation ({ dryRun: true }).
 const SweepInputSchema = z
@@ -93,7 +94,7 @@ async function sweepStep(input: z.output<typeof SweepInputSchema>) {
       continue;
     }
     const execution = await startNamedExecution({
-      stateMachineArn: required("PHOENIX_REPLACE_GROUP_ARN"),
+      stateMachineArn: stateMachineArn("replace-group"),
       name,
       input: { groupName: decision.groupName, reason, instanceIds, requestedBy: "age-sweep" },
     });
@@ -121,6 +122,7 @@ async function sweepStep(input: z.output<typeof SweepInputSchema>) {
       action: decision.action,
       why: decision.why,
       instances: decision.instances.length,
+      ...(decision.invalidTag ? { invalidTag: decision.invalidTag } : {}),
     })),
   });
   logger.info("sweep", {

@@ -21,14 +21,13 @@ const EnvironmentSchema = z.object({
   PHOENIX_EVENT_BUS: z.string().min(1).default("default"),
   /** DynamoDB table holding group locks, budgets and idempotency records (declared in serverless.yml). */
   PHOENIX_TABLE: z.string().min(3),
-  /** ARN of the replace-group state machine (functions that start replacements). */
-  PHOENIX_REPLACE_GROUP_ARN: z.string().startsWith("arn:").optional(),
-  /** ARN of the quarantine state machine (the quarantine trigger). */
-  PHOENIX_QUARANTINE_ARN: z.string().startsWith("arn:").optional(),
+  /** The stack's stage: its state machines are named phoenix-<name>-<stage> (see runtime/stack.ts). */
+  PHOENIX_STAGE: z
+    .string()
+    .regex(/^[A-Za-z0-9-]{1,40}$/, "is not a stage name")
+    .default("dev"),
   /** GuardDuty findings at or above this severity quarantine their instance (when the rule is enabled). */
   PHOENIX_GUARDDUTY_MIN_SEVERITY: z.coerce.number().min(0).max(10).default(7),
-  /** ARN of the image-rollout state machine (the image-published trigger). */
-  PHOENIX_IMAGE_ROLLOUT_ARN: z.string().startsWith("arn:").optional(),
   /** Maximum instance age for groups without a phoenix:max-age tag. */
   PHOENIX_DEFAULT_MAX_AGE: duration("14d"),
   /** Instances younger than this are never replaced by a sweep. */

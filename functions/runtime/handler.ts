@@ -7,6 +7,7 @@ import type { Context } from "aws-lambda";
 import type * as z from "zod";
 import { type FieldIssue, InvalidInputError, PhoenixError, readableIssueMessage } from "../engine/errors";
 import { logger, metrics } from "./observability";
+import { rememberInvocation } from "./stack";
 
 type StandardIssue = { message: string; path?: ReadonlyArray<PropertyKey | { key: PropertyKey }> };
 
@@ -21,6 +22,7 @@ function issuePath(issue: StandardIssue): string {
 /** Puts the execution and group on every log line of the invocation. */
 const executionLogKeys = (): MiddlewareObj => ({
   before: (request) => {
+    rememberInvocation(request.context as Context | undefined);
     const event = request.event as { executionId?: unknown; groupName?: unknown } | undefined;
     logger.appendKeys({
       executionId: typeof event?.executionId === "string" ? event.executionId : undefined,

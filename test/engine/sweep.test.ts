@@ -172,13 +172,22 @@ describe("budgets fail closed", () => {
   });
 
   it.each([
-    [{ "phoenix:max-age": "a week" }, /phoenix:max-age "a week"/],
-    [{ "phoenix:rate-budget": "lots" }, /phoenix:rate-budget "lots"/],
-    [{ "phoenix:maintenance-window": "nights" }, /phoenix:maintenance-window "nights"/],
-  ])("skips a group with a malformed tag %o rather than guess", (tags, message) => {
-    const plan = planSweep([fleetGroup("web", [20 * D], tags)], settings, NOW);
+    [{ "phoenix:max-age": "a week" }, /phoenix:max-age: "a week"/],
+    [{ "phoenix:rate-budget": "lots" }, /phoenix:rate-budget: "lots"/],
+    [{ "phoenix:maintenance-window": "nights" }, /phoenix:maintenance-window: "nights"/],
+    [{ "phoenix:policy": "{canary" }, /phoenix:policy: is not JSON/],
+    [{ "phoenix:policy": '{"maxSurgePercent":150}' }, /phoenix:policy: maxSurgePercent: .*100/],
+  ])("skips a group with a malformed tag %o rather than guess, and replaces the others", (tags, message) => {
+    const plan = planSweep(
+      [fleetGroup("web", [20 * D], tags), fleetGroup("api", [21 * D]), fleetGroup("batch", [22 * D])],
+      settings,
+      NOW,
+    );
     expect(decision(plan, "web")?.action).toBe("skip");
     expect(decision(plan, "web")?.why).toMatch(message);
+    expect(decision(plan, "web")?.invalidTag?.tag).toBe(Object.keys(tags)[0]);
+    expect(decision(plan, "api")?.action).toBe("replace");
+    expect(decision(plan, "batch")?.action).toBe("replace");
   });
 
   it("ignores groups that are not managed", () => {

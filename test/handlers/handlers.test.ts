@@ -58,7 +58,14 @@ beforeEach(() => {
   for (const mock of mocks) mock.reset();
 });
 
-const context = { functionName: "test", awsRequestId: "req-1", getRemainingTimeInMillis: () => 30_000 };
+// As Lambda passes it: the function's ARN carries the partition, region and account the stack's state
+// machine ARNs are built from (functions/runtime/stack.ts).
+const context = {
+  functionName: "test",
+  awsRequestId: "req-1",
+  invokedFunctionArn: "arn:aws:lambda:us-east-1:123456789012:function:phoenix-local-test",
+  getRemainingTimeInMillis: () => 30_000,
+};
 const handlers = readStack().functions;
 const load = importHandler;
 

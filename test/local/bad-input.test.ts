@@ -309,14 +309,14 @@ describe("bad CLI commands change nothing", () => {
       "replace of a group that does not exist",
       "default",
       ["replace", "nope", "--target-version", "2"],
-      1,
+      2,
       /GroupNotFoundError/,
     ],
     [
       "replace that cannot keep the floor",
       "default",
       ["replace", "web-prod", "--policy", '{"maxSurgePercent":0}'],
-      1,
+      2,
       /PolicyBreaksFloorError/,
     ],
     ["quarantine without a reason", "quarantine", ["quarantine", "web-prod:0"], 2, /reason: required/],
@@ -331,7 +331,7 @@ describe("bad CLI commands change nothing", () => {
       "quarantine of an instance that does not exist",
       "quarantine",
       ["quarantine", "i-0123456789abcdef0", "--reason", "suspicious"],
-      1,
+      2,
       /InstanceNotFoundError/,
     ],
     [
@@ -342,6 +342,14 @@ describe("bad CLI commands change nothing", () => {
       /is not under quarantine/,
     ],
     ["an unknown command", "default", ["rebuild", "web-prod"], 2, /unknown command 'rebuild'/],
+    ["an unknown option", "default", ["plan", "--all-groups"], 2, /unknown option '--all-groups'/],
+    [
+      "replace onto a launch template version that does not exist",
+      "default",
+      ["replace", "web-prod", "--target-version", "99"],
+      2,
+      /LaunchTemplateVersionNotFoundError.*refused before any change/,
+    ],
   ] as const)("%s", async (_what, scenario, args, code, says) => {
     const result = await phoenix(scenario, ...args);
     expect(result.code).toBe(code);

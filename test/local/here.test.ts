@@ -281,7 +281,7 @@ describe("pull mode and the AWS configuration", () => {
       const { code, stderr } = await runCaptured(["replace", "web-prod", "--here"], (target) =>
         hereBackend({ table: target.table }),
       );
-      expect(code, missing).toBe(2);
+      expect(code, missing).toBe(3);
       expect(stderr, missing).toContain(says);
     }
     expect(send).not.toHaveBeenCalled();

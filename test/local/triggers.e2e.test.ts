@@ -303,6 +303,34 @@ describe("the age sweep", () => {
     expect(simulation.world.events.map((event) => event.detailType)).toEqual(["Sweep Planned"]);
   });
 
+  it("skips a group whose phoenix:policy tag is malformed, names it, and replaces the others", async () => {
+    const scenario = loadScenario("age-sweep");
+    const web = scenario.groups.find((item) => item.name === "web") as Scenario["groups"][number];
+    web.tags["phoenix:policy"] = '{"maxSurgePercent":50,';
+    simulation = await Simulation.fromScenario(scenario);
+    const result = (await simulation.invoke("sweepFleet", simulation.scheduledEvent())) as {
+      plan: { decisions: { groupName: string; action: string; why: string }[] };
+    };
+    await simulation.idle();
+    expect(result.plan.decisions.find((decision) => decision.groupName === "web")).toMatchObject({
+      action: "skip",
+      why: "invalid tag phoenix:policy: is not JSON",
+      invalidTag: { tag: "phoenix:policy", reason: "is not JSON" },
+    });
+    // The fleet's two slots go to the next groups due, and both replacements complete.
+    const runs = [...simulation.executions.values()];
+    expect(runs.map((run) => JSON.parse(run.input).groupName).sort()).toEqual(["api", "batch"]);
+    expect(runs.map((run) => run.status)).toEqual(["SUCCEEDED", "SUCCEEDED"]);
+    const started = simulation.world.events.find((event) => event.detailType === "Sweep Started");
+    expect((started?.detail as { groups?: unknown[] } | undefined)?.groups).toContainEqual(
+      expect.objectContaining({
+        groupName: "web",
+        action: "skip",
+        invalidTag: { tag: "phoenix:policy", reason: "is not JSON" },
+      }),
+    );
+  });
+
   it("reads every page of a large fleet", async () => {
     const scenario = loadScenario("age-sweep");
     const template = scenario.groups.find((item) => item.name === "cache") as Scenario["groups"][number];

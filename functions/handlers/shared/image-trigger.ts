@@ -11,14 +11,15 @@ import { startNamedExecution } from "../../aws/stepfunctions";
 import type { PublishedImage } from "../../engine/images";
 import { executionName } from "../../engine/names";
 import { now } from "../../runtime/clock";
-import { config, required } from "../../runtime/config";
+import { config } from "../../runtime/config";
 import { logger } from "../../runtime/observability";
+import { stateMachineArn } from "../../runtime/stack";
 
 /** Starts the channel's rollout onto the image under a deterministic name: at most once per channel and image. */
 async function startRollout(image: PublishedImage) {
   const name = executionName("image", image.channel, image.imageId);
   const execution = await startNamedExecution({
-    stateMachineArn: required("PHOENIX_IMAGE_ROLLOUT_ARN"),
+    stateMachineArn: stateMachineArn("image-rollout"),
     name,
     input: { image },
   });
