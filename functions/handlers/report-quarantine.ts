@@ -2,10 +2,15 @@ import * as z from "zod";
 import { publishEvent } from "../aws/events";
 import { readQuarantineRecord, writeQuarantineRecord } from "../aws/quarantine-records";
 import { describeSuspects } from "../aws/suspects";
-import { RESIDUAL_PATHS, stillOpen } from "../engine/containment";
-import { notPreserved } from "../engine/evidence";
-import { QuarantinePlanSchema, type SuspectInstance } from "../engine/quarantine";
-import { type EvidenceManifest, manifestDigest } from "../engine/quarantine-manifest";
+import { QuarantinePlanSchema } from "../engine/quarantine";
+import { manifestDigest } from "../engine/quarantine-manifest";
+import {
+  manifestOf,
+  notDoneOf,
+  openPaths,
+  replacementVerdict,
+  timelineOf,
+} from "../engine/quarantine-report";
 import { FailureSchema } from "../engine/schemas";
 import { now } from "../runtime/clock";
 import { config } from "../runtime/config";
@@ -120,66 +125,6 @@ const ReportInputSchema = z.object({
   snapshotFailure: FailureSchema.optional(),
 });
 
-type ReportInput = z.output<typeof ReportInputSchema>;
-type Failure = z.output<typeof FailureSchema>;
-const failureText = (failure: Failure) => `${failure.Error}: ${failure.Cause ?? ""}`;
-
-/** The timeline of the quarantine, from every step's own time. */
-function timelineOf(input: ReportInput, at: string, notDone: string[]) {
-  const { plan, isolated, revoked, preserved } = input;
-  const evidence = input.collected?.[0].evidence ?? input.evidence;
-  const replacement = input.collected?.[1];
-  return [
-    { at: plan.requestedAt, step: "requested", detail: `${plan.requestedBy}: ${plan.reason}` },
-    isolated && {
-      at: isolated.at,
-      step: "contained",
-      detail:
-        "public addresses off, idle timeouts at minimum, all-traffic group then isolation group, instance profile removed",
-    },
-    revoked?.at && {
-      at: revoked.at,
-      step: "credentials revoked",
-      detail:
-        revoked.revoked.map((item) => `${item.roleName}: ${item.policyName}`).join(", ") ||
-        "no instance profile",
-    },
-    preserved && {
-      at: preserved.at,
-      step: "preserved",
-      detail: `${preserved.applied.length} protections, ${preserved.limitations.length} limitations`,
-    },
-    evidence && {
-      at: (evidence as { startedAt?: string }).startedAt ?? at,
-      step: "snapshots started",
-      detail: evidence.snapshots.map((snapshot) => snapshot.snapshotId).join(", ") || "no EBS volume",
-    },
-    input.detach && { at: input.detach.at, step: "detaching", detail: `from ${plan.group?.groupName}` },
-    replacement?.detached && {
-      at: replacement.detached.checkedAt,
-      step: "detached",
-      detail: `out of ${plan.group?.groupName}`,
-    },
-    evidence?.completedAt && {
-      at: evidence.completedAt,
-      step: "snapshots completed",
-      detail: evidence.snapshots.map((snapshot) => snapshot.snapshotId).join(", "),
-    },
-    replacement?.readiness && {
-      at: replacement.readiness.checkedAt,
-      step: "replacement ready",
-      detail: replacement.readiness.newInstanceIds.join(", ") || "none",
-    },
-    replacement?.verdict && {
-      at: replacement.verdict.probedAt,
-      step: "replacement probed",
-      detail: replacement.verdict.passed ? "passed" : replacement.verdict.reasons.join("; "),
-    },
-    notDone.length > 0 && { at, step: "failed", detail: notDone.join("; ") },
-    { at, step: "reported", detail: notDone.length > 0 ? "quarantine incomplete" : "quarantine completed" },
-  ].filter((entry): entry is { at: string; step: string; detail: string } => !!entry);
-}
-
 /**
  * The end of every quarantine, succeeded or not. It reads each suspect back from AWS and says what is still
  * open (interfaces not in the isolation group alone, public addresses, the old instance profile), then writes
@@ -189,166 +134,30 @@ function timelineOf(input: ReportInput, at: string, notDone: string[]) {
  * "Quarantine Completed". Anything not done, still open, or not revoked fails the quarantine loudly, in its
  * own "Quarantine Failed" event; nothing is ever undone.
  */
-async function reportStep(input: ReportInput) {
-  const { plan, isolated, revoked, preserved } = input;
+async function reportStep(input: z.output<typeof ReportInputSchema>) {
+  const { plan } = input;
   const at = now().toISOString();
-  const evidence = input.collected?.[0].evidence ?? input.evidence;
-  const replacement = input.collected?.[1];
-  const standalone = !plan.group;
-  const replacementValidated = standalone
-    ? null
-    : replacement?.replacementNotNeeded === true ||
-      (replacement?.verdict?.passed === true && replacement.readiness?.ready === true);
-  const replacementReasons = standalone
-    ? []
-    : replacement?.replacementNotNeeded
-      ? ["the suspects were in Standby: desired capacity did not count them, nothing replaces them"]
-      : replacement?.verdict
-        ? replacement.verdict.reasons
-        : replacement?.readiness && !replacement.readiness.ready
-          ? [`replacement not ready before the timeout: ${replacement.readiness.waiting.join("; ")}`]
-          : [input.failure ? failureText(input.failure) : "replacement not checked"];
+  const { validated: replacementValidated, reasons: replacementReasons } = replacementVerdict(input);
 
   // What AWS says now, not what the steps meant to do.
-  const isolationGroups = new Set(
-    Object.values(isolated?.groups ?? {}).map((groups) => groups.isolationGroupId),
-  );
-  const now_ = new Map(
+  const current = new Map(
     (await describeSuspects(plan.instanceIds, new Map())).map((instance) => [instance.instanceId, instance]),
   );
-  const openBy = new Map(
-    plan.instances.map((instance) => {
-      const current = now_.get(instance.instanceId);
-      return [
-        instance.instanceId,
-        current && current.state !== "terminated"
-          ? stillOpen(current, isolationGroups, instance.iamInstanceProfile?.arn)
-          : [],
-      ];
-    }),
-  );
-  const notRevoked = (revoked?.notRevoked ?? []).map(
-    (item) => `${item.instanceId}: credentials not revoked: ${item.reason}`,
-  );
-  const notDone = [
-    input.failure && `stopped: ${failureText(input.failure)}`,
-    input.revokeFailure && `credentials not revoked: ${failureText(input.revokeFailure)}`,
-    ...notRevoked,
-    input.preserveFailure && `preservation failed: ${failureText(input.preserveFailure)}`,
-    input.snapshotFailure && `snapshots failed: ${failureText(input.snapshotFailure)}`,
-    ...(evidence?.failed ?? []).map((item) => `snapshot ${item}`),
-    ...[...openBy].flatMap(([instanceId, open]) => open.map((item) => `${instanceId}: still open: ${item}`)),
-  ].filter((item): item is string => !!item);
+  const openBy = openPaths(input, current);
+  const notDone = notDoneOf(input, openBy);
   const failed = notDone.length > 0;
   const timeline = timelineOf(input, at, notDone);
 
   const manifests = [];
   for (const instance of plan.instances) {
-    const groups = isolated?.groups[instance.vpcId];
-    const action = isolated?.actions.find((item) => item.instanceId === instance.instanceId);
-    const current: SuspectInstance | undefined = now_.get(instance.instanceId);
-    const snapshots = (evidence?.snapshots ?? []).filter(
-      (snapshot) => snapshot.instanceId === instance.instanceId,
-    );
-    const method = evidence?.methods.find((item) => item.instanceId === instance.instanceId);
-    const keys = (evidence?.keys ?? []).filter((key) =>
-      key.volumes.some((volumeId) => instance.volumes.some((volume) => volume.volumeId === volumeId)),
-    );
-    const manifest: EvidenceManifest = {
-      caseId: plan.caseId,
-      actor: plan.requestedBy,
-      reason: plan.reason,
+    const manifest = manifestOf({
+      outcome: input,
       instance,
-      group: plan.group?.groupName,
-      containment: {
-        steps: action?.steps ?? [],
-        isolationGroupId: groups?.isolationGroupId,
-        untrackGroupId: groups?.untrackGroupId,
-        previousGroups: Object.fromEntries(
-          instance.networkInterfaces.map((eni) => [eni.networkInterfaceId, eni.groups]),
-        ),
-        publicAddressesRemoved: action?.publicAddressesRemoved ?? [],
-        detachedElasticIps: instance.elasticIps
-          .filter((address) => address.associationId)
-          .map((address) => address.publicIp),
-        previousInstanceProfile: instance.iamInstanceProfile?.arn,
-        instanceProfileNow: current?.iamInstanceProfile?.arn ?? "none",
-        networkAcl:
-          plan.options.networkAcl === "off"
-            ? undefined
-            : action?.networkAcl
-              ? {
-                  ...action.networkAcl,
-                  note: `every instance of the subnet is cut off too: ${instance.subnet?.otherInstances.join(", ") || "none other"}`,
-                }
-              : {
-                  subnetId: instance.subnetId,
-                  note: `not applied: the subnet is not tagged phoenix:isolation-nacl=allowed${isolated ? "" : ", or containment stopped first"}`,
-                },
-        stillOpen: openBy.get(instance.instanceId) ?? [],
-        residual: action?.networkAcl ? RESIDUAL_PATHS.slice(1) : RESIDUAL_PATHS,
-      },
-      credentials: {
-        revoked: (revoked?.revoked ?? [])
-          .filter((item) => item.instanceId === instance.instanceId)
-          .map(({ roleName, policyName, issuedBefore }) => ({ roleName, policyName, issuedBefore })),
-        notRevoked: [
-          ...(revoked?.skipped ? [revoked.skipped] : []),
-          ...(revoked?.notRevoked ?? [])
-            .filter((item) => item.instanceId === instance.instanceId)
-            .map((item) => item.reason),
-          ...(input.revokeFailure ? [failureText(input.revokeFailure)] : []),
-          ...(!revoked && !input.revokeFailure && instance.iamInstanceProfile
-            ? ["the revocation step did not run"]
-            : []),
-        ],
-      },
-      preservation: {
-        applied: (preserved?.applied ?? [])
-          .filter((item) => item.instanceId === instance.instanceId)
-          .map((item) => item.action),
-        limitations: [
-          ...(preserved?.limitations ?? [])
-            .filter((item) => item.instanceId === instance.instanceId)
-            .map(({ action: what, reason }) => ({ action: what, reason })),
-          ...(input.preserveFailure
-            ? [{ action: "preservation", reason: failureText(input.preserveFailure) }]
-            : []),
-        ],
-      },
-      evidence: {
-        method: method?.note?.startsWith("CreateSnapshots refused")
-          ? "CreateSnapshot, one per volume"
-          : "CreateSnapshots (one set)",
-        crashConsistent: method?.crashConsistent ?? false,
-        note: method?.note,
-        snapshots: snapshots.map((snapshot) => ({
-          snapshotId: snapshot.snapshotId,
-          volumeId: snapshot.volumeId,
-          deviceName: snapshot.deviceName,
-          state:
-            evidence?.states.find((state) => state.snapshotId === snapshot.snapshotId)?.state ?? "unknown",
-          kmsKeyId: instance.volumes.find((volume) => volume.volumeId === snapshot.volumeId)?.kmsKeyId,
-        })),
-        keys,
-      },
-      notPreserved: notPreserved(instance, {
-        snapshotVolumes: snapshots
-          .filter(
-            (snapshot) =>
-              (evidence?.states.find((state) => state.snapshotId === snapshot.snapshotId)?.state ??
-                "pending") !== "error",
-          )
-          .map((snapshot) => snapshot.volumeId),
-        keys,
-      }),
-      replacement: {
-        instanceIds: replacement?.readiness?.newInstanceIds ?? [],
-        validated: replacementValidated === true,
-        reasons: replacementReasons,
-      },
+      current: current.get(instance.instanceId),
+      open: openBy.get(instance.instanceId) ?? [],
+      replacement: { validated: replacementValidated, reasons: replacementReasons },
       timeline,
-    };
+    });
     const digest = manifestDigest(manifest);
     const record = await readQuarantineRecord(config().PHOENIX_TABLE, instance.instanceId);
     if (record)
