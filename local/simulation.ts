@@ -8,13 +8,16 @@ import { executionArnOf } from "../functions/engine/names";
 import { useClock } from "../functions/runtime/clock";
 import { config, resetConfig } from "../functions/runtime/config";
 import { buildWorld, type Scenario } from "./scenario";
+import { handlerSwap } from "./seams/registry";
+import { actingAs, currentCaller } from "./sim/callers";
 import { createSimClients, type SimCall } from "./sim/clients";
 import { type EmbeddedDynamoDb, startEmbeddedDynamoDb } from "./sim/dynamodb";
 import { matchesPattern } from "./sim/event-patterns";
+import type { SimCaller } from "./sim/model";
 import { Observer } from "./sim/observer";
-import type { Route } from "./sim/routes";
 import { SimScheduler } from "./sim/scheduler";
 import { SimAwsError, type SimWorld } from "./sim/world";
+import { stepFunctionsRoutes } from "./simulation-sfn";
 import { LOCAL_ACCOUNT, LOCAL_REGION, readStack, stateMachineByArn, stateMachineByFile } from "./stack";
 import {
   type ExecutionEvent,
@@ -33,7 +36,7 @@ export interface SimExecution {
   stateMachineArn: string;
   name: string;
   input: string;
-  status: "RUNNING" | "SUCCEEDED" | "FAILED" | "ABORTED";
+  status: "RUNNING" | "SUCCEEDED" | "FAILED" | "ABORTED" | "TIMED_OUT";
   output?: string;
   error?: string;
   cause?: string;
@@ -43,6 +46,10 @@ export interface SimExecution {
   done: Promise<ExecutionOutcome>;
   /** StopExecution aborts through it. */
   stop: AbortController;
+  /** Set when the execution was stopped by its timeout rather than by StopExecution. */
+  timedOut?: boolean;
+  /** Who started it: the Phoenix function that called StartExecution, or the parent execution's Task. */
+  startedBy?: SimCaller;
 }
 
 /** A Lambda invocation made by an event rule or a schedule. */
@@ -59,6 +66,8 @@ export interface StartOptions {
   executionName?: string;
   onEvent?: (event: ExecutionEvent) => void;
   interceptTask?: RunOptions["interceptTask"];
+  /** Who starts it (defaults to the Phoenix function running now, if any). */
+  startedBy?: SimCaller;
 }
 
 /** A simulated account with Phoenix deployed on it. */
@@ -72,6 +81,10 @@ export class Simulation {
   private readonly scheduler: SimScheduler;
   private readonly background = new Set<Promise<unknown>>();
   private readonly executionListeners: ((event: ExecutionEvent) => void)[] = [];
+  private readonly lifecycleListeners: {
+    started: ((execution: SimExecution) => void)[];
+    ended: ((execution: SimExecution) => void)[];
+  } = { started: [], ended: [] };
   private readonly invocationListeners: ((functionKey: string, result: unknown, error?: Error) => void)[] =
     [];
   private readonly load = machineLoader();
@@ -126,6 +139,23 @@ export class Simulation {
     return simulation;
   }
 
+  /** The embedded DynamoDB's endpoint (monitors read the table with their own client). */
+  get tableEndpoint(): string {
+    return this.dynamodb.endpoint;
+  }
+
+  /**
+   * Stops a running execution from outside, as StopExecution does (ABORTED), or as its TimeoutSeconds
+   * would (TIMED_OUT). A Task already running finishes; nothing after it runs, no Catch either.
+   */
+  stopExecution(executionArn: string, how: "aborted" | "timed-out" = "aborted"): boolean {
+    const execution = this.executions.get(executionArn);
+    if (execution?.status !== "RUNNING" || execution.stop.signal.aborted) return false;
+    execution.timedOut = how === "timed-out";
+    execution.stop.abort();
+    return true;
+  }
+
   /** Detaches the simulator (the wall clock, default clients and settings come back) and stops its DynamoDB. */
   async close(): Promise<void> {
     await this.idle();
@@ -138,6 +168,16 @@ export class Simulation {
   /** Calls `listener` with the events of every execution (timelines). */
   onExecutionEvent(listener: (event: ExecutionEvent) => void): void {
     this.executionListeners.push(listener);
+  }
+
+  /** Calls `listener` the moment an execution starts (before any of its states runs). */
+  onExecutionStarted(listener: (execution: SimExecution) => void): void {
+    this.lifecycleListeners.started.push(listener);
+  }
+
+  /** Calls `listener` the moment an execution ended (before EventBridge hears of it). */
+  onExecutionEnded(listener: (execution: SimExecution) => void): void {
+    this.lifecycleListeners.ended.push(listener);
   }
 
   /** Calls `listener` after every function invocation made by a rule, a schedule or `invoke`. */
@@ -210,6 +250,7 @@ export class Simulation {
       status: "RUNNING",
       startDate: this.world.clock.now(),
       stop: new AbortController(),
+      startedBy: options.startedBy ?? currentCaller(),
     } as SimExecution;
     execution.done = this.track(
       this.runMachine(machine.file, id, execution, options)
@@ -228,13 +269,14 @@ export class Simulation {
         )
         .then((outcome) => {
           Object.assign(execution, {
-            status: outcome.status,
+            status: outcome.status === "ABORTED" && execution.timedOut ? "TIMED_OUT" : outcome.status,
             output: outcome.output === undefined ? undefined : JSON.stringify(outcome.output),
             error: outcome.error,
             cause: outcome.cause,
             stopDate: this.world.clock.now(),
             outcome,
           });
+          for (const listener of this.lifecycleListeners.ended) listener(execution);
           // EventBridge hears of every execution that did not succeed (the changes Phoenix has a rule for).
           if (outcome.status !== "SUCCEEDED") {
             this.world.putEvent({
@@ -244,7 +286,7 @@ export class Simulation {
                 executionArn,
                 stateMachineArn,
                 name,
-                status: outcome.status,
+                status: execution.status,
                 startDate: execution.startDate,
                 stopDate: execution.stopDate,
                 input,
@@ -259,6 +301,7 @@ export class Simulation {
         }),
     );
     this.executions.set(executionArn, execution);
+    for (const listener of this.lifecycleListeners.started) listener(execution);
     return execution;
   }
 
@@ -274,7 +317,11 @@ export class Simulation {
     const id = this.scheduler.enter();
     try {
       const handler = await importHandler(functionKey);
-      invocation.result = await handler(event, lambdaContext(functionKey, randomUUID()));
+      const real = () => handler(event, lambdaContext(functionKey, randomUUID()));
+      const swap = handlerSwap(functionKey);
+      invocation.result = await actingAs({ functionKey, invokedAt: invocation.at }, () =>
+        swap ? swap(real, event) : real(),
+      );
       for (const listener of this.invocationListeners) listener(functionKey, invocation.result);
       return invocation.result;
     } catch (error) {
@@ -341,13 +388,30 @@ export class Simulation {
           options.onEvent?.(event);
           for (const listener of this.executionListeners) listener(event);
         },
-        interceptTask: options.interceptTask ?? this.interceptTask,
+        // Every Task runs as its execution's (the account records which execution made each call); a
+        // handler swapped for this run (a seam, local/seams) runs in its place.
+        interceptTask: (task, call) => {
+          const intercept = options.interceptTask ?? this.interceptTask;
+          const swap = handlerSwap(task.functionKey);
+          const handler = swap ? () => swap(call, task.input) : call;
+          return actingAs(
+            {
+              functionKey: task.functionKey,
+              executionArn: execution.executionArn,
+              stateName: task.stateName,
+            },
+            () => (intercept ? intercept(task, handler) : handler()),
+          );
+        },
         signal: execution.stop.signal,
         integrations: {
-          "arn:aws:states:::states:startExecution.sync:2": (input) => this.startChildAndWait(id, input),
+          "arn:aws:states:::states:startExecution.sync:2": (input) =>
+            this.startChildAndWait(id, input, execution.executionArn),
           "arn:aws:states:::states:startExecution": async (input) => {
             const request = startExecutionRequest(input);
-            const child = this.startExecution(request.stateMachineArn, request.name, request.input);
+            const child = this.startExecution(request.stateMachineArn, request.name, request.input, {
+              startedBy: { functionKey: "states:startExecution", executionArn: execution.executionArn },
+            });
             return { ExecutionArn: child.executionArn, StartDate: new Date(child.startDate).toISOString() };
           },
         },
@@ -365,9 +429,11 @@ export class Simulation {
   }
 
   /** states:startExecution.sync:2 — start a child execution and wait for it; the parent does not hold the clock. */
-  private async startChildAndWait(parentId: number, input: unknown): Promise<unknown> {
+  private async startChildAndWait(parentId: number, input: unknown, parentArn: string): Promise<unknown> {
     const request = startExecutionRequest(input);
-    const child = this.startExecution(request.stateMachineArn, request.name, request.input);
+    const child = this.startExecution(request.stateMachineArn, request.name, request.input, {
+      startedBy: { functionKey: "states:startExecution.sync:2", executionArn: parentArn },
+    });
     await this.scheduler.whileWaiting(parentId, child.done);
     const description = {
       ExecutionArn: child.executionArn,
@@ -422,55 +488,4 @@ export class Simulation {
       }
     }
   }
-}
-
-/** The simulated Step Functions API, answered by the simulation's executions. */
-function stepFunctionsRoutes(simulation: () => Simulation): Route[] {
-  const describe = (execution: SimExecution) => ({
-    executionArn: execution.executionArn,
-    stateMachineArn: execution.stateMachineArn,
-    name: execution.name,
-    status: execution.status,
-    startDate: new Date(execution.startDate),
-    stopDate: execution.stopDate === undefined ? undefined : new Date(execution.stopDate),
-    input: execution.input,
-    output: execution.output,
-    error: execution.error,
-    cause: execution.cause,
-  });
-  const find = (arn: string) => {
-    const execution = simulation().executions.get(arn);
-    if (!execution) throw new SimAwsError("ExecutionDoesNotExist", `Execution Does Not Exist: '${arn}'`);
-    return execution;
-  };
-  const route = (operation: string, mutating: boolean, answer: Route["answer"]): Route => ({
-    service: "sfn",
-    operation,
-    bucket: "sfn:api",
-    throttleCode: "ThrottlingException",
-    mutating,
-    answer,
-  });
-  return [
-    route("StartExecution", true, (_, input) => {
-      const execution = simulation().startExecution(
-        input.stateMachineArn,
-        input.name ?? randomUUID(),
-        input.input ?? "{}",
-      );
-      return { executionArn: execution.executionArn, startDate: new Date(execution.startDate) };
-    }),
-    route("DescribeExecution", false, (_, input) => describe(find(input.executionArn))),
-    route("StopExecution", true, (_, input) => {
-      const execution = find(input.executionArn);
-      if (execution.status === "RUNNING") execution.stop.abort();
-      return { stopDate: new Date(simulation().world.clock.now()) };
-    }),
-    route("ListExecutions", false, (_, input) => ({
-      executions: [...simulation().executions.values()]
-        .filter((execution) => execution.stateMachineArn === input.stateMachineArn)
-        .filter((execution) => !input.statusFilter || execution.status === input.statusFilter)
-        .map(describe),
-    })),
-  ];
 }

@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { StateMachine, type StateMachineDefinition } from "aws-local-stepfunctions";
 import { executionArnOf } from "../functions/engine/names";
+import { statePatch } from "./seams/registry";
 import { LOCAL_ACCOUNT, LOCAL_REGION, REPO_ROOT, readStack, stateMachineByFile } from "./stack";
 
 export { REPO_ROOT } from "./stack";
@@ -89,7 +90,11 @@ export function loadStateMachine(name: string): LoadedStateMachine {
   const enclosingMap = new Map<string, string>();
   const scopes = new Map<string, Record<string, AslState>>();
   const visit = (states: Record<string, AslState>, mapName?: string) => {
-    for (const [stateName, state] of Object.entries(states)) {
+    for (const [stateName, original] of Object.entries(states)) {
+      // A state swapped for this run (a seam of the local runner), if any.
+      const patch = statePatch(name, stateName);
+      const state = patch ? (patch(original as never) as unknown as AslState) : original;
+      states[stateName] = state;
       scopes.set(stateName, states);
       if (mapName) enclosingMap.set(stateName, mapName);
       if (taskFunctions.has(stateName) || waitStates.has(stateName)) {

@@ -73,6 +73,17 @@ describe("npx osls package", () => {
     );
     expect(metrics).toEqual(expect.arrayContaining(["ExecutionsFailed", "ExecutionsTimedOut"]));
   });
+
+  it("alarms when a sweep finds instances a replacement left out of service and running", () => {
+    expect(template.Resources.LeftoverInstancesAlarm.Properties).toMatchObject({
+      Namespace: "Phoenix",
+      MetricName: "LeftoverInstances",
+      Dimensions: [{ Name: "service", Value: "phoenix" }],
+      ComparisonOperator: "GreaterThanThreshold",
+      Threshold: 0,
+      AlarmActions: [{ Ref: "PhoenixAlarmTopic" }],
+    });
+  });
 });
 
 describe("what an operator hears about (the packaged template)", () => {

@@ -31,6 +31,14 @@ export async function findTaggedInstances(tagKey: string, value: string): Promis
   ]);
 }
 
+/** Instances (not terminated) carrying a tag, whatever its value, every page. */
+export async function findInstancesWithTag(tagKey: string): Promise<Ec2Instance[]> {
+  return describeWithFilters([
+    { Name: "tag-key", Values: [tagKey] },
+    { Name: "instance-state-name", Values: ["pending", "running", "stopping", "stopped"] },
+  ]);
+}
+
 /** Describes instances by id (every page); unknown ids are simply absent from the result. */
 export async function describeInstances(instanceIds: string[]): Promise<Ec2Instance[]> {
   const found: Ec2Instance[] = [];

@@ -1,6 +1,23 @@
 import type { GroupSettings } from "./plan";
 import { SUSPENDABLE_PROCESSES } from "./policy";
-import type { GroupSnapshot } from "./types";
+import { type GroupSnapshot, QUARANTINE_TAG } from "./types";
+
+/**
+ * Processes a quarantined member depends on: with ReplaceUnhealthy running, Auto Scaling terminates an
+ * instance that fails its health checks, which an isolated suspect does (scale-in protection does not cover
+ * health replacements: https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-instance-protection.html).
+ */
+export const EVIDENCE_PROTECTING_PROCESSES = ["ReplaceUnhealthy"] as const;
+
+/**
+ * Whether a quarantined instance is still a member of the group: until its detach has finished (it drains
+ * first), its quarantine has not resumed the processes it paused, and nobody else may.
+ */
+export function holdsEvidence(group: Pick<GroupSnapshot, "instances">): boolean {
+  return group.instances.some(
+    (instance) => instance.tags[QUARANTINE_TAG] !== undefined && !/^Terminat/.test(instance.lifecycleState),
+  );
+}
 
 /** The UpdateAutoScalingGroup and ResumeProcesses a step must send to put a group's settings back. */
 export interface Restoration {
@@ -18,17 +35,21 @@ export interface Restoration {
  * a rollback the exact previous version string comes back. Desired capacity is never lowered here: sizes
  * are loosened just enough to hold the current desired capacity, and `settleCapacity` takes it back to
  * where it was once that cannot cost the floor. Only processes Phoenix could have suspended, and that were
- * running before, are resumed, so a process someone else suspended on purpose stays suspended.
+ * running before, are resumed, so a process someone else suspended on purpose stays suspended; and while a
+ * quarantined instance is still in the group, the processes protecting it stay suspended too (its quarantine
+ * resumes them once the suspect has left). `current` must carry its instances' tags.
  */
 export function restorationFor(
   previous: GroupSettings,
   current: GroupSnapshot,
   mode: "completed" | "rolled-back",
 ): Restoration {
+  const evidence = holdsEvidence(current);
   const resumeProcesses = current.suspendedProcesses.filter(
     (process) =>
       (SUSPENDABLE_PROCESSES as readonly string[]).includes(process) &&
-      !previous.suspendedProcesses.includes(process),
+      !previous.suspendedProcesses.includes(process) &&
+      !(evidence && (EVIDENCE_PROTECTING_PROCESSES as readonly string[]).includes(process)),
   );
   // Scaling may have moved desired capacity during the rollout: never set sizes that exclude it.
   const sizes = {

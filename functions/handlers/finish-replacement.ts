@@ -2,7 +2,7 @@ import { MetricUnit } from "@aws-lambda-powertools/metrics";
 import * as z from "zod";
 import { resumeProcesses, updateGroup } from "../aws/autoscaling";
 import { publishEvent } from "../aws/events";
-import { readGroup } from "../aws/fleet";
+import { readGroupWithInstances } from "../aws/fleet";
 import { restorationFor } from "../engine/restore";
 import { ReplacementPlanSchema, StepSchema } from "../engine/schemas";
 import { summarizeReplacement } from "../engine/summary";
@@ -36,7 +36,8 @@ const FinishInputSchema = StepSchema.extend({
 
 /** Step 4: restore MaxSize, MinSize and processes (the new version stays), emit "Replacement Completed". */
 async function finishStep({ executionId, groupName, plan, waveResults }: typeof FinishInputSchema._output) {
-  const current = await readGroup(groupName);
+  // With its instances' tags: a quarantined member keeps the processes that protect it suspended.
+  const current = await readGroupWithInstances(groupName);
   const restoration = restorationFor(plan.previous, current, "completed");
   await updateGroup({ groupName, ...restoration.update });
   await resumeProcesses(groupName, restoration.resumeProcesses);

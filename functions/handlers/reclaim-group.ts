@@ -1,7 +1,7 @@
 import * as z from "zod";
 import { resumeProcesses, updateGroup } from "../aws/autoscaling";
 import { publishEvent } from "../aws/events";
-import { readGroup } from "../aws/fleet";
+import { readGroupWithInstances } from "../aws/fleet";
 import { readGroupLock, releaseGroupLock } from "../aws/lock";
 import { describeExecution } from "../aws/stepfunctions";
 import { InvalidInputError } from "../engine/errors";
@@ -12,6 +12,7 @@ import { config } from "../runtime/config";
 import { phoenixHandler } from "../runtime/handler";
 import { logger } from "../runtime/observability";
 import { stateMachineArn } from "../runtime/stack";
+import { reapLeftovers } from "./shared/leftovers";
 
 /** Step Functions' own event when an execution stops other than by succeeding. */
 const StatusChangeSchema = z
@@ -53,11 +54,14 @@ function groupOfInput(input: string | null | undefined): string | undefined {
 
 /**
  * The janitor: a replacement stopped from outside (StopExecution, the execution's timeout) runs none of its
- * own clean-up, so its lock would hold the group until the lease ran out and the group would stay pinned,
- * with processes suspended and sizes raised. When such an execution still holds a group's lock, this puts
- * back the launch template version, the processes and sizes recorded with the lock, releases it and says
- * so ("Replacement Abandoned"). Desired capacity is left as it is, and said: the instances the execution
- * launched are serving, and which ones to keep is a person's decision.
+ * own clean-up, so its lock would hold the group until the lease ran out, the group would stay pinned with
+ * processes suspended and sizes raised, and the old instances it had already taken out of service would run
+ * on outside the group. When such an execution still holds a group's lock, this puts back the launch
+ * template version, the processes and sizes recorded with the lock and releases it; in every case it
+ * terminates the instances the execution took out of service that have left the group (drained), and names
+ * those still draining (the next sweep terminates them). It says all of it in "Replacement Abandoned".
+ * Desired capacity is left as it is, and said: the instances the execution launched are serving, and which
+ * ones to keep is a person's decision.
  */
 async function reclaimStep(input: z.output<typeof ReclaimInputSchema>) {
   const tableName = config().PHOENIX_TABLE;
@@ -79,30 +83,52 @@ async function reclaimStep(input: z.output<typeof ReclaimInputSchema>) {
       throw new InvalidInputError([{ path: "executionArn", message: `${executionArn} is still running` }]);
   }
   if (!groupName) return { reclaimed: false, reason: "the execution's input names no group" };
+  // The instances it took out of service: terminated once out of the group, named while still draining.
+  const leftovers = await reapLeftovers({ dryRun, execution: { executionArn, status } });
+  const retired = {
+    terminated: leftovers.terminated,
+    toTerminate: dryRun ? leftovers.terminate : [],
+    leftDraining: leftovers.left.map((item) => item.instanceId),
+  };
   const lock = await readGroupLock(tableName, groupName);
-  if (lock?.owner !== executionArn)
-    return { reclaimed: false, groupName, reason: `the lock of ${groupName} is not held by ${executionArn}` };
-  if (!lock.previous) {
+  let restoration: ReturnType<typeof restorationFor> | undefined;
+  let reason: string | undefined;
+  let left: { desiredCapacity: number; before: number } | undefined;
+  if (lock?.owner !== executionArn) reason = `the lock of ${groupName} is not held by ${executionArn}`;
+  else if (!lock.previous) {
     // Fail closed: without the settings from before, releasing would let the next replacement start
     // from a half-changed group. The lease runs out by itself.
     logger.warn("abandoned lock without settings to restore", { groupName, executionArn });
-    return {
-      reclaimed: false,
-      groupName,
-      reason: "the lock records no settings to restore; it expires with its lease",
-    };
+    reason = "the lock records no settings to restore; it expires with its lease";
+  } else {
+    // With its instances' tags: a quarantined member keeps the processes that protect it suspended.
+    const current = await readGroupWithInstances(groupName);
+    restoration = restorationFor(lock.previous, current, "rolled-back");
+    left = { desiredCapacity: current.desiredCapacity, before: lock.previous.desiredCapacity };
   }
-  const current = await readGroup(groupName);
-  const restoration = restorationFor(lock.previous, current, "rolled-back");
-  const left = { desiredCapacity: current.desiredCapacity, before: lock.previous.desiredCapacity };
-  if (dryRun) return { reclaimed: false, dryRun: true, groupName, executionArn, restoration, left };
-  await updateGroup({ groupName, ...restoration.update });
-  await resumeProcesses(groupName, restoration.resumeProcesses);
-  await releaseGroupLock({ tableName, groupName, owner: executionArn });
-  const detail = { executionArn, status, groupName, restoration, left, reclaimedAt: now().toISOString() };
+  if (dryRun)
+    return { reclaimed: false, dryRun: true, groupName, executionArn, restoration, left, retired, reason };
+  if (restoration && lock) {
+    await updateGroup({ groupName, ...restoration.update });
+    await resumeProcesses(groupName, restoration.resumeProcesses);
+    await releaseGroupLock({ tableName, groupName, owner: executionArn });
+  }
+  const anythingDone = !!restoration || retired.terminated.length > 0 || retired.leftDraining.length > 0;
+  if (!anythingDone) return { reclaimed: false, groupName, reason };
+  const detail = {
+    executionArn,
+    status,
+    groupName,
+    reclaimed: !!restoration,
+    ...(reason ? { reason } : {}),
+    restoration,
+    left,
+    retired,
+    reclaimedAt: now().toISOString(),
+  };
   await publishEvent(config().PHOENIX_EVENT_BUS, "Replacement Abandoned", detail);
   logger.warn("abandoned replacement reclaimed", detail);
-  return { reclaimed: true, ...detail };
+  return { ...detail, reclaimed: !!restoration };
 }
 
 export const handler = phoenixHandler(ReclaimInputSchema, reclaimStep);

@@ -1,7 +1,7 @@
 import { MetricUnit } from "@aws-lambda-powertools/metrics";
 import { resumeProcesses, updateGroup } from "../aws/autoscaling";
 import { publishEvent } from "../aws/events";
-import { readGroup } from "../aws/fleet";
+import { readGroupWithInstances } from "../aws/fleet";
 import { restorationFor } from "../engine/restore";
 import { FailureSchema, ReplacementPlanSchema, StepSchema } from "../engine/schemas";
 import { now } from "../runtime/clock";
@@ -21,7 +21,8 @@ async function restoreGroupStep({
   plan,
   failure,
 }: typeof RestoreGroupInputSchema._output) {
-  const current = await readGroup(groupName);
+  // With its instances' tags: a quarantined member keeps the processes that protect it suspended.
+  const current = await readGroupWithInstances(groupName);
   const restoration = restorationFor(plan.previous, current, "rolled-back");
   await updateGroup({ groupName, ...restoration.update });
   await resumeProcesses(groupName, restoration.resumeProcesses);

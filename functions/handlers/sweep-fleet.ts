@@ -16,6 +16,7 @@ import { config, sweepSettings } from "../runtime/config";
 import { phoenixHandler } from "../runtime/handler";
 import { logger, metrics } from "../runtime/observability";
 import { stateMachineArn } from "../runtime/stack";
+import { reapLeftovers } from "./shared/leftovers";
 
 // An EventBridge scheduled event ({ time, ... }) or a direct invocation ({ dryRun: true }).
 const SweepInputSchema = z
@@ -110,7 +111,9 @@ async function sweepStep(input: z.output<typeof SweepInputSchema>) {
     replacements.push({ ...started, ...execution });
   }
   metrics.addMetric("ReplacementsStarted", MetricUnit.Count, input.dryRun ? 0 : replacements.length);
-  const result = { dryRun: input.dryRun, plan, stats, replacements };
+  // Whatever a replacement took out of service and left running (stopped, timed out, its reap gave up).
+  const leftovers = await reapLeftovers({ dryRun: input.dryRun });
+  const result = { dryRun: input.dryRun, plan, stats, replacements, leftovers };
   await publishEvent(eventBus, input.dryRun ? "Sweep Planned" : "Sweep Started", {
     sweptAt: plan.sweptAt,
     dryRun: input.dryRun,

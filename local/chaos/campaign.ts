@@ -1,16 +1,18 @@
 // The fault-injection campaign: each run is drawn from a seed (local/chaos/generate.ts), injected with its
-// faults, run through the real state machines and handlers on the simulator, and watched by the invariant
-// monitor at every simulated moment.
+// faults, run through the real state machines and handlers on the simulator, and watched by the independent
+// monitor (local/chaos/monitor) at every simulated moment.
 
 import { runScenario } from "../scenario-run";
 import { Simulation } from "../simulation";
 import { readStack } from "../stack";
 import { type ChaosRun, drawRun, type Fault, type FaultKind, runSeed } from "./generate";
-import { InvariantMonitor, type Violation } from "./invariants";
+import { InvariantMonitor, type Violation } from "./monitor";
+import type { ExecutionFacts } from "./monitor/facts";
+import { sweepPeriodSeconds } from "./monitor/removals";
 import { eventualConsistencyActed, shapesOf } from "./quarantine-faults";
 
 /** How one execution ended, in the campaign's words. */
-export type ExecutionResult = "completed" | "rolled back" | "skipped" | "refused" | "failed";
+export type ExecutionResult = "completed" | "rolled back" | "skipped" | "refused" | "stopped" | "failed";
 
 /** What one run did and broke. */
 export interface RunResult {
@@ -19,11 +21,26 @@ export interface RunResult {
   faults: FaultKind[];
   /** Faults that actually acted (a throttled call, a failed launch, a task that threw...), by kind. */
   injected: Partial<Record<FaultKind, number>>;
-  executions: { stateMachine: string; name: string; result: ExecutionResult; error?: string }[];
+  executions: {
+    stateMachine: string;
+    name: string;
+    result: ExecutionResult;
+    error?: string;
+    /** For executions that did not complete: the first line of the cause, to explain them. */
+    cause?: string;
+  }[];
+  /** Replacements the janitor reclaimed after a stop, and retired instances the sweep found left over. */
+  reclaimed: number;
+  orphansReaped: number;
+  /** Scheduled sweeps the campaign let run after the work ended, to finish what stopped executions left. */
+  tailSweeps: number;
   violations: Violation[];
   simulatedSeconds: number;
   wallMilliseconds: number;
 }
+
+/** Something a run changes about the simulation before it starts (the sabotage catalogue's hook). */
+export type RunSetup = (sim: Simulation, run: ChaosRun) => void | Promise<void>;
 
 /** Names an error so the state machine's Retry and Catch match it, as Lambda reports it. */
 function lambdaError(name: string, message: string): Error {
@@ -34,7 +51,11 @@ const has = <K extends Fault["kind"]>(faults: Fault[], kind: K) =>
   faults.find((fault): fault is Extract<Fault, { kind: K }> => fault.kind === kind);
 
 /** Runs one drawn run to its end and checks every invariant. `write` receives the timeline, if wanted. */
-export async function runChaos(run: ChaosRun, write?: (line: string) => void): Promise<RunResult> {
+export async function runChaos(
+  run: ChaosRun,
+  write?: (line: string) => void,
+  setup?: RunSetup,
+): Promise<RunResult> {
   const wallStart = performance.now();
   const sim = await Simulation.fromScenario(run.scenario);
   const { world } = sim;
@@ -46,6 +67,7 @@ export async function runChaos(run: ChaosRun, write?: (line: string) => void): P
   const say = (line: string) => write?.(`chaos: ${line}`);
   const startedAt = world.clock.now();
   const faults = run.faults;
+  await setup?.(sim, run);
 
   // Faults of the account itself.
   const throttling = has(faults, "throttling");
@@ -64,29 +86,29 @@ export async function runChaos(run: ChaosRun, write?: (line: string) => void): P
   const taskError = has(faults, "task-error");
   const taskTimeout = has(faults, "task-timeout");
   let tasks = 0;
-  sim.interceptTask = (task, call) =>
-    monitor.intercept(task, async () => {
-      tasks++;
-      if (taskError && tasks === taskError.nthTask) {
-        count("task-error");
-        say(`${task.stateName} (${task.functionKey}) crashes`);
-        throw taskError.transient
-          ? lambdaError("Lambda.ServiceException", "Lambda was unable to run the function")
-          : lambdaError(
-              "Runtime.ExitError",
-              "RequestId: chaos Error: Runtime exited with error: signal: killed",
-            );
-      }
-      const result = await call();
-      if (taskTimeout && tasks === taskTimeout.nthTask) {
-        count("task-timeout");
-        say(`${task.stateName} (${task.functionKey}) did its work but timed out`);
-        // A function past its timeout reaches the state machine as Lambda.Unknown (Task timeouts are longer):
-        // https://docs.aws.amazon.com/step-functions/latest/dg/bp-lambda-serviceexception.html
-        throw lambdaError("Lambda.Unknown", "Task timed out after 30.00 seconds");
-      }
-      return result;
-    });
+  const inner = sim.interceptTask;
+  sim.interceptTask = async (task, call) => {
+    tasks++;
+    if (taskError && tasks === taskError.nthTask) {
+      count("task-error");
+      say(`${task.stateName} (${task.functionKey}) crashes`);
+      throw taskError.transient
+        ? lambdaError("Lambda.ServiceException", "Lambda was unable to run the function")
+        : lambdaError(
+            "Runtime.ExitError",
+            "RequestId: chaos Error: Runtime exited with error: signal: killed",
+          );
+    }
+    const result = await (inner ? inner(task, call) : call());
+    if (taskTimeout && tasks === taskTimeout.nthTask) {
+      count("task-timeout");
+      say(`${task.stateName} (${task.functionKey}) did its work but timed out`);
+      // A function past its timeout reaches the state machine as Lambda.Unknown (Task timeouts are longer):
+      // https://docs.aws.amazon.com/step-functions/latest/dg/bp-lambda-serviceexception.html
+      throw lambdaError("Lambda.Unknown", "Task timed out after 30.00 seconds");
+    }
+    return result;
+  };
 
   // The trigger, and a second one for the same group at the same moment.
   const replaceGroupArn = [...readStack().stateMachines.values()].find(
@@ -129,9 +151,6 @@ export async function runChaos(run: ChaosRun, write?: (line: string) => void): P
         const after = world.scalingPolicy(group, fault.delta);
         if (after === undefined) return;
         count("scaling-policy");
-        const changes = monitor.externalDesired.get(group.groupName) ?? [];
-        changes.push({ at: world.clock.now(), delta: after - before });
-        monitor.externalDesired.set(group.groupName, changes);
         say(`a scaling policy moves ${group.groupName} from ${before} to ${after}`);
       });
     }
@@ -159,13 +178,40 @@ export async function runChaos(run: ChaosRun, write?: (line: string) => void): P
         });
       });
     }
+    if (fault.kind === "stop-execution" || fault.kind === "execution-timeout") {
+      sim.at(fault.atSeconds, () => {
+        // The replacement that has run longest (the rollout the operator watches).
+        const target = [...sim.executions.values()]
+          .filter(
+            (execution) => execution.stateMachineArn === replaceGroupArn && execution.status === "RUNNING",
+          )
+          .sort((a, b) => a.startDate - b.startDate)[0];
+        const how = fault.kind === "stop-execution" ? "aborted" : "timed-out";
+        if (!target || !sim.stopExecution(target.executionArn, how)) return;
+        count(fault.kind);
+        say(`${target.name} ${how === "aborted" ? "is stopped (StopExecution)" : "times out"}`);
+      });
+    }
   }
 
-  const report = await runScenario(run.scenario, write ?? (() => {}), sim);
+  await runScenario(run.scenario, write ?? (() => {}), sim);
+  // What stopped executions left out of service, the janitor names and the scheduled sweep terminates:
+  // let the schedule run (at its deployed rate) until nothing is left or the bound has passed.
+  const period = sweepPeriodSeconds() * 1000;
+  let tailSweeps = 0;
+  while (monitor.pendingRetired().length > 0 && tailSweeps < 3) {
+    const now = world.clock.now();
+    const nextTick = startedAt + Math.ceil((now - startedAt + 1) / period) * period;
+    tailSweeps++;
+    sim.at((nextTick - now) / 1000, () =>
+      sim.invoke("sweepFleet", sim.scheduledEvent()).catch(() => undefined),
+    );
+    await sim.idle();
+    world.clock.advanceBy(120_000);
+  }
   // The monitor's own reads are not part of the experiment.
   world.faults.throttleShare = 0;
   await monitor.finish();
-  if (outOfOrder) checkNewestImage(sim, run, monitor);
   if (throttling)
     count(
       "throttling",
@@ -177,6 +223,10 @@ export async function runChaos(run: ChaosRun, write?: (line: string) => void): P
   const notYetVisible = eventualConsistencyActed(sim.journal);
   if (has(faults, "sg-eventual-consistency") && notYetVisible > 0)
     count("sg-eventual-consistency", notYetVisible);
+  const orphansReaped = [...world.instances.values()].filter(
+    (instance) => instance.terminatedBy?.caller?.functionKey === "sweepFleet",
+  ).length;
+  const reclaimed = world.events.filter((event) => event.detailType === "Replacement Abandoned").length;
   await sim.close();
 
   return {
@@ -184,54 +234,32 @@ export async function runChaos(run: ChaosRun, write?: (line: string) => void): P
     trigger: run.trigger,
     faults: faults.map((fault) => fault.kind),
     injected,
-    executions: report.executions.map((execution) => ({
-      stateMachine: execution.stateMachine,
+    executions: [...monitor.facts.executions.values()].map((execution) => ({
+      stateMachine: execution.machine,
       name: execution.name,
-      result: resultOf(execution, monitor),
+      result: resultOf(execution),
       error: execution.error,
+      cause:
+        execution.status === "SUCCEEDED"
+          ? undefined
+          : (sim.executions.get(execution.arn)?.cause ?? "").split("\n")[0]?.slice(0, 160),
     })),
+    reclaimed,
+    orphansReaped,
+    tailSweeps,
     violations: monitor.violations,
     simulatedSeconds: Math.round((world.clock.now() - startedAt) / 1000),
     wallMilliseconds: Math.round(performance.now() - wallStart),
   };
 }
 
-/** With an older image's event delivered after a newer one's, the groups must not end on the older image. */
-function checkNewestImage(sim: Simulation, run: ChaosRun, monitor: InvariantMonitor): void {
-  for (const groupName of run.groupNames) {
-    const onOlder = sim.world
-      .requireGroup(groupName)
-      .instanceIds.map((id) => sim.world.instances.get(id))
-      .filter(
-        (instance) => instance?.lifecycleState === "InService" && instance.imageId === run.images.target,
-      );
-    const newer = [...sim.world.instances.values()].some(
-      (instance) => instance.groupName === groupName && instance.imageId === run.images.newer,
-    );
-    if (newer && onOlder.length > 0) {
-      monitor.violations.push({
-        invariant: "staleImage",
-        at: sim.world.clock.now(),
-        groupName,
-        detail: `${onOlder.length} instances on ${run.images.target} after ${run.images.newer} was published later`,
-      });
-    }
-  }
-}
-
-function resultOf(
-  execution: { stateMachine: string; name: string; status: string; error?: string; output?: unknown },
-  monitor: InvariantMonitor,
-): ExecutionResult {
-  if (execution.status === "SUCCEEDED")
-    return (execution.output as { skipped?: boolean } | undefined)?.skipped ? "skipped" : "completed";
+function resultOf(execution: ExecutionFacts): ExecutionResult {
+  if (execution.status === "SUCCEEDED") return execution.output?.skipped === true ? "skipped" : "completed";
+  if (execution.status === "ABORTED" || execution.status === "TIMED_OUT") return "stopped";
   // A halted image rollout stopped because a group's replacement rolled back.
   if (execution.error === "ReplacementRolledBack" || execution.error === "ImageRolloutHalted")
     return "rolled back";
-  const replacement = [...monitor.replacements.values()].find((item) =>
-    item.executionId.endsWith(`:${execution.name}`),
-  );
-  if (execution.stateMachine === "replace-group" && !replacement?.prepared) return "refused";
+  if (execution.machine === "replace-group" && execution.firstChangeAt === undefined) return "refused";
   return "failed";
 }
 

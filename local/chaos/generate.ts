@@ -24,6 +24,8 @@ const BASE_FAULT_KINDS = [
   "scaling-policy",
   "az-rebalance",
   "quarantine",
+  "stop-execution",
+  "execution-timeout",
 ] as const;
 /** Every kind of fault the campaign injects (a suspect's shapes come with a quarantine, drawn on their own). */
 export const FAULT_KINDS = [...BASE_FAULT_KINDS, ...QUARANTINE_FAULT_KINDS] as const;
@@ -46,6 +48,10 @@ export type Fault =
   | { kind: "scaling-policy"; atSeconds: number; delta: number }
   | { kind: "az-rebalance"; atSeconds: number }
   | { kind: "quarantine"; atSeconds: number; memberIndex: number }
+  /** An operator stops the running replacement (StopExecution): none of its own clean-up runs. */
+  | { kind: "stop-execution"; atSeconds: number }
+  /** The running replacement reaches its execution timeout (TIMED_OUT): likewise. */
+  | { kind: "execution-timeout"; atSeconds: number }
   | QuarantineFault;
 
 /** A drawn run: its seed, the account, the trigger and the faults. */
@@ -143,9 +149,9 @@ export function drawRun(seed: number): ChaosRun {
       case "bad-image":
         return { kind };
       case "task-error":
-        return { kind, nthTask: 2 + random.int(30), transient: random.chance(0.5) };
+        return { kind, nthTask: 2 + random.int(16), transient: random.chance(0.5) };
       case "task-timeout":
-        return { kind, nthTask: 2 + random.int(30) };
+        return { kind, nthTask: 2 + random.int(16) };
       case "duplicate-delivery":
         return { kind, copies: 1 + random.int(2) };
       case "out-of-order":
@@ -159,6 +165,10 @@ export function drawRun(seed: number): ChaosRun {
         return { kind, atSeconds: 10 + random.int(240) };
       case "quarantine":
         return { kind, atSeconds: random.int(200), memberIndex: random.int(2) };
+      case "stop-execution":
+      case "execution-timeout":
+        // Anywhere in a rollout: before, during or after a wave retired its old instances.
+        return { kind, atSeconds: 15 + random.int(500) };
       default:
         throw new Error(`no fault ${kind satisfies never}`);
     }
@@ -167,6 +177,21 @@ export function drawRun(seed: number): ChaosRun {
   // of every run is drawn as before.
   if (chosen.has("quarantine")) faults.push(...drawSuspectShapes(seed));
   const badImage = chosen.has("bad-image");
+  // The sweep's budgets, so that they bind: tight rate budgets, few groups at once, a minimum age, windows
+  // open or closed at the start (09:00 UTC on a Monday), and a second sweep half an hour later.
+  const sweep = {
+    rateBudget: pick(random, ["50/1h", "3/1h", "2/30m"]),
+    maxConcurrentGroups: pick(random, ["1", "2"]),
+    minAge: pick(random, ["1h", "40h"]),
+    window: pick(random, [
+      undefined,
+      "daily 08:00-12:00 UTC",
+      "Mon-Fri 02:00-05:00 Europe/Berlin",
+      "Sat,Sun 22:00-06:00 America/New_York",
+    ]),
+    groupBudget: random.chance(0.3) ? "2/1h" : undefined,
+    times: pick(random, [1, 2]),
+  };
   const oldHours = trigger === "age-sweep" ? [30, 300] : [2, 200];
   const scenario = ScenarioSchema.parse({
     name: `chaos-${seed}`,
@@ -177,7 +202,10 @@ export function drawRun(seed: number): ChaosRun {
       { imageId: IMAGES.target, name: "golden-2", good: !badImage },
       { imageId: IMAGES.newer, name: "golden-3" },
     ],
-    launchTemplates: [{ name: "app", versions: [IMAGES.current, IMAGES.target], defaultVersion: 1 }],
+    // Every instance has a role (a quarantine then has credentials to revoke): a setting, not a draw.
+    launchTemplates: [
+      { name: "app", versions: [IMAGES.current, IMAGES.target], defaultVersion: 1, instanceProfile: "app" },
+    ],
     targetGroups: [
       {
         name: "app",
@@ -205,14 +233,20 @@ export function drawRun(seed: number): ChaosRun {
         "phoenix:wave": String(group.wave),
         "phoenix:max-age": "1d",
         "phoenix:policy": JSON.stringify(group.policy),
+        ...(trigger === "age-sweep" && sweep.groupBudget ? { "phoenix:rate-budget": sweep.groupBudget } : {}),
       },
       instances: [{ count: group.desired, launchTemplateVersion: "1", ageHours: oldHours }],
     })),
-    settings: {
-      PHOENIX_RATE_BUDGET: "50/1h",
-      PHOENIX_MAX_CONCURRENT_GROUPS: "2",
-      PHOENIX_MIN_AGE: "1h",
-    },
+    settings:
+      trigger === "age-sweep"
+        ? {
+            PHOENIX_RATE_BUDGET: sweep.rateBudget,
+            PHOENIX_MAX_CONCURRENT_GROUPS: sweep.maxConcurrentGroups,
+            PHOENIX_MIN_AGE: sweep.minAge,
+            PHOENIX_DEADLINE_GRACE: "3d",
+            PHOENIX_MAINTENANCE_WINDOW: sweep.window ?? "",
+          }
+        : { PHOENIX_RATE_BUDGET: "50/1h", PHOENIX_MAX_CONCURRENT_GROUPS: "2", PHOENIX_MIN_AGE: "1h" },
     run:
       trigger === "manual"
         ? {
@@ -237,7 +271,10 @@ export function drawRun(seed: number): ChaosRun {
               ],
               expect: [{ stateMachine: "image-rollout", status: "SUCCEEDED" }],
             }
-          : { sweep: { times: 1 }, expect: [{ stateMachine: "replace-group", status: "SUCCEEDED" }] },
+          : {
+              sweep: { times: sweep.times, everySeconds: 1800 },
+              expect: [{ stateMachine: "replace-group", status: "SUCCEEDED" }],
+            },
   });
   shapeSuspects(scenario, faults);
   return {

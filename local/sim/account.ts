@@ -7,6 +7,7 @@ import {
   DEFAULT_BUCKETS,
   DEFAULT_TIMING,
   type SimAddress,
+  type SimCaller,
   type SimGroup,
   type SimImage,
   type SimInstance,
@@ -45,6 +46,8 @@ export interface SimEvent {
   detail: unknown;
   resources?: string[];
   eventBusName: string;
+  /** The Phoenix function that put it, if Phoenix did. */
+  caller?: SimCaller;
 }
 
 /** Faults a scenario or the chaos campaign injects into the account. */
@@ -146,6 +149,8 @@ export abstract class SimAccount {
    * doing from everything else's.
    */
   actor = "aws";
+  /** While Phoenix's call is answered: which of its functions (and executions) made it. */
+  caller?: SimCaller;
   /** API calls answered, by "service:Operation". */
   readonly calls = new Map<string, number>();
   /** API calls throttled, by "service:Operation". */
@@ -180,7 +185,7 @@ export abstract class SimAccount {
 
   /** Records something that happened, for the timeline. */
   record(entry: Omit<SimLogEntry, "at">): void {
-    const full = { at: this.clock.now(), ...entry };
+    const full: SimLogEntry = { at: this.clock.now(), actor: this.actor, caller: this.caller, ...entry };
     this.log.push(full);
     for (const listener of this.listeners) listener(full);
     this.changed();
@@ -204,6 +209,7 @@ export abstract class SimAccount {
       eventBusName: event.eventBusName ?? "default",
       at: this.clock.now(),
       id: this.random.hex(32),
+      caller: this.caller,
     };
     this.events.push(full);
     this.record({ kind: "event", message: `event ${event.detailType} from ${event.source}` });
@@ -290,14 +296,16 @@ export abstract class SimAccount {
     return instance;
   }
 
-  /** Runs `work` as `actor` (see `actor`). */
-  as<T>(actor: string, work: () => T): T {
-    const before = this.actor;
+  /** Runs `work` as `actor` (see `actor`), on behalf of `caller` when Phoenix acts. */
+  as<T>(actor: string, work: () => T, caller?: SimCaller): T {
+    const [actorBefore, callerBefore] = [this.actor, this.caller];
     this.actor = actor;
+    this.caller = caller;
     try {
       return work();
     } finally {
-      this.actor = before;
+      this.actor = actorBefore;
+      this.caller = callerBefore;
     }
   }
 

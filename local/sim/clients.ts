@@ -11,6 +11,8 @@ import * as SSM from "@aws-sdk/client-ssm";
 import { mockClient } from "aws-sdk-client-mock";
 import type { ClientName } from "../../functions/aws/clients";
 import type { HttpProber } from "../../functions/aws/http-probe";
+import { currentCaller } from "./callers";
+import type { SimCaller } from "./model";
 import { ROUTES, type Route } from "./routes";
 import { SimAwsError, type SimWorld } from "./world";
 
@@ -60,6 +62,8 @@ export interface SimCall {
   mutating: boolean;
   input: unknown;
   error?: string;
+  /** The Phoenix function that made the call (from the local runner), if known. */
+  caller?: SimCaller;
 }
 
 /** Answers one API call the way AWS would: latency, throttling, then the route's answer or its error. */
@@ -67,7 +71,8 @@ export function answerCall(world: SimWorld, route: Route, input: unknown, journa
   const operation = `${route.service}:${route.operation}`;
   world.apiLatency();
   world.countCall(operation);
-  const call: SimCall = { at: world.clock.now(), operation, mutating: route.mutating, input };
+  const caller = currentCaller();
+  const call: SimCall = { at: world.clock.now(), operation, mutating: route.mutating, input, caller };
   journal.push(call);
   try {
     if (world.faults.throttleShare > 0 && world.random.chance(world.faults.throttleShare)) {
@@ -80,7 +85,7 @@ export function answerCall(world: SimWorld, route: Route, input: unknown, journa
     world.takeToken(route.bucket, route.throttleCode);
     const refusal = world.refusalOf(operation, input);
     if (refusal) throw refusal;
-    const output = world.as("phoenix", () => route.answer(world, input));
+    const output = world.as("phoenix", () => route.answer(world, input), caller);
     world.changed();
     return output;
   } catch (error) {

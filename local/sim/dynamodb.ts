@@ -9,6 +9,7 @@ import {
   DynamoDBServiceException,
 } from "@aws-sdk/client-dynamodb";
 import dynalite from "dynalite";
+import { currentCaller } from "./callers";
 import type { SimCall } from "./clients";
 import type { SimWorld } from "./world";
 
@@ -69,6 +70,16 @@ export async function startEmbeddedDynamoDb(
   };
 }
 
+const writeListeners = new WeakMap<SimWorld, ((call: SimCall) => Promise<void> | void)[]>();
+
+/**
+ * Calls `listener` after every write to the simulated account's table succeeded, before the caller sees
+ * the answer (monitors read the table there, with their own client).
+ */
+export function onTableWrite(world: SimWorld, listener: (call: SimCall) => Promise<void> | void): void {
+  writeListeners.set(world, [...(writeListeners.get(world) ?? []), listener]);
+}
+
 /** Makes each call take simulated time, count, be journaled and possibly throttled. */
 function addSimulatedCalls(client: DynamoDBClient, world: SimWorld, journal: SimCall[]): void {
   client.middlewareStack.add(
@@ -81,6 +92,7 @@ function addSimulatedCalls(client: DynamoDBClient, world: SimWorld, journal: Sim
         operation: `dynamodb:${operation}`,
         mutating: MUTATING.has(operation),
         input: args.input,
+        caller: currentCaller(),
       };
       journal.push(call);
       if (world.faults.throttleShare > 0 && world.random.chance(world.faults.throttleShare)) {
@@ -94,7 +106,9 @@ function addSimulatedCalls(client: DynamoDBClient, world: SimWorld, journal: Sim
         });
       }
       try {
-        return await next(args);
+        const output = await next(args);
+        if (call.mutating) for (const listener of writeListeners.get(world) ?? []) await listener(call);
+        return output;
       } catch (error) {
         call.error = (error as Error).name;
         throw error;

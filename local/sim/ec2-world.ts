@@ -205,7 +205,12 @@ export abstract class SimEc2 extends SimNetwork {
   /** EC2-level termination: shutting-down now, terminated 10-30 s later. */
   terminateEc2(instance: SimInstance): void {
     if (instance.state === "shutting-down" || instance.state === "terminated") return;
-    instance.terminatedBy ??= { actor: this.actor, why: "TerminateInstances" };
+    instance.terminatedBy ??= {
+      actor: this.actor,
+      why: "TerminateInstances",
+      caller: this.caller,
+      at: this.clock.now(),
+    };
     for (const connection of instance.connections) connection.open = false;
     instance.state = "shutting-down";
     this.wakeTargets(instance.instanceId);

@@ -49,6 +49,7 @@ export abstract class SimLoadBalancing extends SimEc2 {
     if (instance) {
       instance.deregisteredAt = this.clock.now();
       instance.deregisteredBy = this.actor;
+      instance.deregisteredCaller = this.caller;
     }
     this.record({
       kind: "target-draining",

@@ -78,6 +78,24 @@ export const DEFAULT_BUCKETS: Record<string, BucketSpec> = {
   "kms:api": { burst: 100, refillPerSecond: 50 },
 };
 
+/**
+ * Which of Phoenix's functions made a call: the Lambda (its serverless.yml key) and, for a Task, the
+ * execution and state that ran it. The simulator learns it from the local runner, never from Phoenix.
+ */
+export interface SimCaller {
+  functionKey: string;
+  executionArn?: string;
+  stateName?: string;
+  /** For a direct invocation (a rule, a schedule): when Lambda was invoked. */
+  invokedAt?: number;
+}
+
+/** Who did something: "phoenix" (with the calling function), "aws", or a fault's name. */
+export interface SimActor {
+  actor: string;
+  caller?: SimCaller;
+}
+
 /** A machine image; a bad one boots but its application never answers. */
 export interface SimImage {
   imageId: string;
@@ -288,8 +306,12 @@ export interface SimInstance {
   drainedAt?: number;
   /** Who took it out of its target groups ("phoenix" for an API call, else what AWS or a fault did). */
   deregisteredBy?: string;
+  /** The Phoenix function that deregistered it, if Phoenix did. */
+  deregisteredCaller?: SimCaller;
+  /** Who detached it from its group, when, and whether desired capacity went down with it. */
+  detachedBy?: SimActor & { at: number; decrement: boolean; groupName: string };
   /** Who set it terminating, and why. */
-  terminatedBy?: { actor: string; why: string };
+  terminatedBy?: { actor: string; why: string; caller?: SimCaller; at?: number };
   /** A fault: this instance's application never answers, whatever its image. */
   neverAnswers?: boolean;
 }
@@ -310,7 +332,7 @@ export interface SimGroup {
   instanceIds: string[];
   newInstancesProtectedFromScaleIn: boolean;
   /** Who last changed desired capacity: a scale-in it causes is theirs. */
-  desiredSetBy?: string;
+  desiredSetBy?: SimActor;
   /** Instances AZRebalance launched above desired capacity and will terminate the excess for itself. */
   rebalanceSurplus?: number;
 }
@@ -367,4 +389,9 @@ export interface SimLogEntry {
   groupName?: string;
   instanceId?: string;
   message: string;
+  /** Who acted (filled in by the account from the actor of the moment). */
+  actor?: string;
+  caller?: SimCaller;
+  /** Structured facts for monitors: desired capacity from/to, processes, sizes. */
+  data?: Record<string, unknown>;
 }

@@ -26,7 +26,23 @@ export class SimWorld extends SimLoadBalancing {
     const group = instance.groupName ? this.groups.get(instance.groupName) : undefined;
     if (!group) return;
     instance.lifecycleState = "Detaching";
-    if (decrement) group.desiredCapacity -= 1;
+    instance.detachedBy = {
+      actor: this.actor,
+      caller: this.caller,
+      at: this.clock.now(),
+      decrement,
+      groupName: group.groupName,
+    };
+    if (decrement) {
+      group.desiredCapacity -= 1;
+      group.desiredSetBy = { actor: this.actor, caller: this.caller };
+      this.record({
+        kind: "desired-changed",
+        groupName: group.groupName,
+        message: `desired capacity ${group.desiredCapacity + 1} -> ${group.desiredCapacity} (detach ${instance.instanceId})`,
+        data: { from: group.desiredCapacity + 1, to: group.desiredCapacity },
+      });
+    }
     this.record({
       kind: "instance-detaching",
       groupName: group.groupName,
@@ -65,11 +81,12 @@ export class SimWorld extends SimLoadBalancing {
     if (desired === group.desiredCapacity) return;
     const before = group.desiredCapacity;
     group.desiredCapacity = desired;
-    group.desiredSetBy = this.actor;
+    group.desiredSetBy = { actor: this.actor, caller: this.caller };
     this.record({
       kind: "desired-changed",
       groupName: group.groupName,
       message: `desired capacity ${before} -> ${desired} (${why})`,
+      data: { from: before, to: desired },
     });
     this.scheduleReconcile(group);
   }
@@ -151,11 +168,16 @@ export class SimWorld extends SimLoadBalancing {
     ) {
       // A scale-in is the doing of whoever lowered desired capacity (AZRebalance's own excess is its own).
       const excess = active.length - (group.rebalanceSurplus ?? 0) - group.desiredCapacity;
-      this.as(group.desiredSetBy ?? "aws", () => {
-        for (const victim of this.chooseScaleInVictims(group, active, excess)) {
-          this.terminateFromGroup(victim, "scale-in");
-        }
-      });
+      const by = group.desiredSetBy ?? { actor: "aws" };
+      this.as(
+        by.actor,
+        () => {
+          for (const victim of this.chooseScaleInVictims(group, active, excess)) {
+            this.terminateFromGroup(victim, "scale-in");
+          }
+        },
+        by.caller,
+      );
     }
   }
 
@@ -267,7 +289,7 @@ export class SimWorld extends SimLoadBalancing {
     const group = instance.groupName ? this.groups.get(instance.groupName) : undefined;
     if (!group || instance.lifecycleState?.startsWith("Terminating")) return;
     instance.lifecycleState = "Terminating";
-    instance.terminatedBy = { actor: this.actor, why };
+    instance.terminatedBy = { actor: this.actor, why, caller: this.caller, at: this.clock.now() };
     this.record({
       kind: "instance-terminating",
       groupName: group.groupName,

@@ -138,6 +138,37 @@ describe("isolation groups", () => {
     expect(ec2).not.toHaveReceivedCommand(AuthorizeSecurityGroupIngressCommand);
   });
 
+  it("puts right a group an earlier attempt created but failed to set up (a throttled call): both found by tag, neither created again", async () => {
+    // The untrack group has no inbound rule yet and only EC2's default outbound rule; the isolation group
+    // still has that default outbound rule too.
+    ec2
+      .on(DescribeSecurityGroupsCommand, byTag("untrack"))
+      .resolves({ SecurityGroups: [{ GroupId: "sg-untrack" }] });
+    ec2
+      .on(DescribeSecurityGroupsCommand, byTag("isolate"))
+      .resolves({ SecurityGroups: [{ GroupId: "sg-isolation" }] });
+    ec2.on(DescribeSecurityGroupsCommand, { GroupIds: ["sg-untrack"] }).resolves({
+      SecurityGroups: [{ GroupId: "sg-untrack", IpPermissions: [], IpPermissionsEgress: [V4] }],
+    });
+    ec2.on(DescribeSecurityGroupsCommand, { GroupIds: ["sg-isolation"] }).resolves({
+      SecurityGroups: [{ GroupId: "sg-isolation", IpPermissions: [], IpPermissionsEgress: [V4] }],
+    });
+    await ensureIsolationGroups("vpc-1");
+    expect(ec2).not.toHaveReceivedCommand(CreateSecurityGroupCommand);
+    expect(ec2).toHaveReceivedCommandWith(AuthorizeSecurityGroupIngressCommand, {
+      GroupId: "sg-untrack",
+      IpPermissions: [V4, V6],
+    });
+    expect(ec2).toHaveReceivedCommandWith(AuthorizeSecurityGroupEgressCommand, {
+      GroupId: "sg-untrack",
+      IpPermissions: [V6],
+    });
+    expect(ec2).toHaveReceivedCommandWith(RevokeSecurityGroupEgressCommand, {
+      GroupId: "sg-isolation",
+      IpPermissions: [V4],
+    });
+  });
+
   it("says a group just created is not visible yet (eventual consistency) rather than failing, for the state machine to retry", async () => {
     ec2.on(DescribeSecurityGroupsCommand).resolves({ SecurityGroups: [] });
     ec2.on(CreateSecurityGroupCommand).resolves({ GroupId: "sg-new" });

@@ -375,12 +375,30 @@ describe("AWS's conventions, as a user runs them", { timeout: 180_000 }, () => {
       expect(made[0]).toMatchObject({ region: "eu-west-1", accessKeyId: "AKIDPROFILEOPS" });
     });
 
-    it("--profile alone takes the profile's region too", async () => {
+    it("--profile alone takes the profile's region when the shell sets none", async () => {
+      const before = aws.requests.length;
+      const { code } = await phoenixWith(
+        { ...env(), AWS_REGION: undefined },
+        "plan",
+        "--profile",
+        "ops",
+        "--json",
+      );
+      expect(code).toBe(0);
+      expect(aws.requests.slice(before)[0]).toMatchObject({
+        region: "ap-south-1",
+        accessKeyId: "AKIDPROFILEOPS",
+      });
+    });
+
+    // As the AWS CLI: AWS_REGION overrides the profile's region setting; only --region overrides AWS_REGION.
+    // https://docs.aws.amazon.com/cli/latest/userguide/cli-configure-envvars.html
+    it("AWS_REGION in the shell wins over the profile's region, as in the AWS CLI", async () => {
       const before = aws.requests.length;
       const { code } = await phoenixWith(env(), "plan", "--profile", "ops", "--json");
       expect(code).toBe(0);
       expect(aws.requests.slice(before)[0]).toMatchObject({
-        region: "ap-south-1",
+        region: "us-west-2",
         accessKeyId: "AKIDPROFILEOPS",
       });
     });

@@ -281,6 +281,39 @@ describe("draining, retiring and restoring", () => {
     });
   });
 
+  it("keeps ReplaceUnhealthy suspended while a quarantined instance is still in the group (in service or detaching)", () => {
+    const previous = {
+      launchTemplate: { launchTemplateId: "lt-1", launchTemplateName: "web", version: "1" },
+      minSize: 3,
+      maxSize: 3,
+      desiredCapacity: 3,
+      suspendedProcesses: [],
+    };
+    const suspended = ["ReplaceUnhealthy", "AZRebalance"];
+    const withSuspect = (lifecycleState: string) =>
+      group(3, {
+        suspendedProcesses: suspended,
+        instances: [
+          instance(1),
+          instance(2),
+          instance(3, { lifecycleState, tags: { "phoenix:quarantined": "IR-1" } }),
+        ],
+      });
+    for (const mode of ["completed", "rolled-back"] as const) {
+      expect(restorationFor(previous, withSuspect("InService"), mode).resumeProcesses).toEqual([
+        "AZRebalance",
+      ]);
+      expect(restorationFor(previous, withSuspect("Detaching"), mode).resumeProcesses).toEqual([
+        "AZRebalance",
+      ]);
+      // Once it is terminating (disposed of) or gone, nothing holds them back.
+      expect(restorationFor(previous, withSuspect("Terminating"), mode).resumeProcesses).toEqual(suspended);
+      expect(
+        restorationFor(previous, group(3, { suspendedProcesses: suspended }), mode).resumeProcesses,
+      ).toEqual(suspended);
+    }
+  });
+
   it("settles desired capacity back at once when raising it, or when the floor survives Auto Scaling's choice", () => {
     const previous = {
       launchTemplate: { launchTemplateId: "lt-1", launchTemplateName: "web", version: "1" },

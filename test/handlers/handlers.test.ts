@@ -7,6 +7,7 @@ import {
   AutoScalingClient,
   DescribeAutoScalingGroupsCommand,
   type DescribeAutoScalingGroupsCommandOutput,
+  DescribeAutoScalingInstancesCommand,
   DetachInstancesCommand,
   type LifecycleState,
   ResumeProcessesCommand,
@@ -430,6 +431,10 @@ describe("the janitor (reclaimGroup)", () => {
     },
   });
 
+  beforeEach(() => {
+    ec2.on(DescribeInstancesCommand).resolves({ Reservations: [] });
+  });
+
   it("undoes a timed-out replacement that still holds the lock: version, sizes, processes, lock, event", async () => {
     const event = timedOut();
     dynamodb.on(GetItemCommand).resolves(lockItem(event.detail.executionArn));
@@ -451,6 +456,52 @@ describe("the janitor (reclaimGroup)", () => {
       status: "TIMED_OUT",
       left: { desiredCapacity: 16, before: 12 },
     });
+  });
+
+  it("terminates what the stopped execution took out of service once it left the group, names what still drains", async () => {
+    const event = timedOut();
+    const retiring = (id: string, extra: Record<string, string> = {}) => ({
+      InstanceId: id,
+      State: { Name: "running" as const },
+      Tags: Object.entries({
+        "phoenix:retiring": event.detail.executionArn,
+        "phoenix:managed": "true",
+        ...extra,
+      }).map(([Key, Value]) => ({ Key, Value })),
+    });
+    ec2.on(DescribeInstancesCommand).resolves({
+      Reservations: [
+        {
+          Instances: [
+            retiring("i-0aaaaaaaaaaaaaaa1"),
+            retiring("i-0aaaaaaaaaaaaaaa2"),
+            retiring("i-0aaaaaaaaaaaaaaa3", { "phoenix:quarantined": "IR-1" }),
+          ],
+        },
+      ],
+    });
+    autoScaling.on(DescribeAutoScalingInstancesCommand).resolves({
+      AutoScalingInstances: [
+        { InstanceId: "i-0aaaaaaaaaaaaaaa2", AutoScalingGroupName: "web-prod" } as never,
+      ],
+    });
+    ec2.on(TerminateInstancesCommand).resolves({});
+    dynamodb.on(GetItemCommand).resolves(lockItem("arn:aws:states:us-east-1:123456789012:execution:x:other"));
+    events.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: "e-1" }] });
+    const result = await (await load("reclaimGroup"))(event, context);
+    expect(ec2).toHaveReceivedCommandTimes(TerminateInstancesCommand, 1);
+    expect(ec2).toHaveReceivedCommandWith(TerminateInstancesCommand, {
+      InstanceIds: ["i-0aaaaaaaaaaaaaaa1"],
+    });
+    expect(result).toMatchObject({
+      reclaimed: false,
+      retired: {
+        terminated: ["i-0aaaaaaaaaaaaaaa1"],
+        leftDraining: ["i-0aaaaaaaaaaaaaaa2", "i-0aaaaaaaaaaaaaaa3"],
+      },
+    });
+    expect(events).toHaveReceivedCommandTimes(PutEventsCommand, 1);
+    expect(autoScaling).not.toHaveReceivedCommand(UpdateAutoScalingGroupCommand);
   });
 
   it("leaves alone a group whose lock another execution holds", async () => {

@@ -234,9 +234,13 @@ describe("rollback", () => {
       instanceIds: inService.map((i) => i.instanceId).sort(),
     }).toEqual(before);
     expect(observer.lowestHealthy(groupName)).toBeGreaterThanOrEqual(12);
-    // No original instance was touched; only instances of the bad image were terminated.
+    // No original instance was touched: what was terminated was launched by the rollout (the bad image) or
+    // by Auto Scaling meanwhile (replacing an unhealthy one).
     for (const termination of observer.terminations) {
-      expect(world.requireInstance(termination.instanceId).imageId).toBe("ami-0badbadbadbad0003");
+      expect(before.instanceIds).not.toContain(termination.instanceId);
+      expect(world.requireInstance(termination.instanceId).launchTime).toBeGreaterThan(
+        Date.parse("2026-11-23T09:00:00Z"),
+      );
     }
     const rolledBack = world.events.find((event) => event.detailType === "Replacement Rolled Back");
     expect(rolledBack?.detail).toMatchObject({ groupName, error: "WaveFailed" });

@@ -212,6 +212,7 @@ export const autoScalingRoutes: Route[] = [
       );
     }
     desired = Math.min(Math.max(desired, minSize), maxSize);
+    const versionBefore = group.launchTemplate.version;
     if (input.LaunchTemplate) {
       const template = world.launchTemplates.get(input.LaunchTemplate.LaunchTemplateId);
       group.launchTemplate = {
@@ -220,12 +221,14 @@ export const autoScalingRoutes: Route[] = [
         version: input.LaunchTemplate.Version ?? "$Default",
       };
     }
+    const before = { minSize: group.minSize, maxSize: group.maxSize, version: versionBefore };
     group.minSize = minSize;
     group.maxSize = maxSize;
     world.record({
       kind: "group-updated",
       groupName: group.groupName,
       message: `group updated: launch template version ${group.launchTemplate.version}, min ${minSize}, max ${maxSize}`,
+      data: { before, after: { minSize, maxSize, version: group.launchTemplate.version } },
     });
     world.setDesired(group, desired, "UpdateAutoScalingGroup");
     return {};
@@ -239,14 +242,24 @@ export const autoScalingRoutes: Route[] = [
     const group = world.requireGroup(input.AutoScalingGroupName);
     const names = processNames(input);
     for (const name of names) group.suspendedProcesses.add(name);
-    world.record({ kind: "processes", groupName: group.groupName, message: `suspended ${names.join(", ")}` });
+    world.record({
+      kind: "processes",
+      groupName: group.groupName,
+      message: `suspended ${names.join(", ")}`,
+      data: { suspended: names },
+    });
     return {};
   }),
   route("autoscaling", "ResumeProcesses", "autoscaling:mutate", true, (world, input) => {
     const group = world.requireGroup(input.AutoScalingGroupName);
     const names = processNames(input);
     for (const name of names) group.suspendedProcesses.delete(name);
-    world.record({ kind: "processes", groupName: group.groupName, message: `resumed ${names.join(", ")}` });
+    world.record({
+      kind: "processes",
+      groupName: group.groupName,
+      message: `resumed ${names.join(", ")}`,
+      data: { resumed: names },
+    });
     world.scheduleReconcile(group);
     return {};
   }),
@@ -266,10 +279,12 @@ export const autoScalingRoutes: Route[] = [
         );
       }
       group.desiredCapacity -= 1;
+      group.desiredSetBy = { actor: world.actor, caller: world.caller };
       world.record({
         kind: "desired-changed",
         groupName: group.groupName,
         message: `desired capacity ${group.desiredCapacity + 1} -> ${group.desiredCapacity} (terminate ${instance.instanceId})`,
+        data: { from: group.desiredCapacity + 1, to: group.desiredCapacity },
       });
     }
     world.terminateFromGroup(
