@@ -33,7 +33,8 @@ const sameTimeouts = (a: ConnectionTracking | undefined, b: ConnectionTracking) 
 
 /**
  * The first thing a quarantine changes: it contains the suspects. In order, for each suspect:
- * 1. the record release needs (the instance as it was), before anything changes;
+ * 1. the record release needs (the instance as it was), before anything changes, and the quarantine tags,
+ *    which every Phoenix replacement and sweep honours (so none retires the suspect meanwhile);
  * 2. the isolation groups of its VPC found by tag and reconciled to exactly their rules;
  * 3. no public address: Amazon's public IPv4 off, then the Elastic IPs disassociated, so that nothing on the
  *    internet can use the moment step 5 opens all traffic;
@@ -42,8 +43,7 @@ const sameTimeouts = (a: ConnectionTracking | undefined, b: ConnectionTracking) 
  *    group with no rules (untracked flows end); if the second fails, the first is put back, never left open;
  * 6. the instance profile removed (or swapped for the isolation profile): no new credentials;
  * 7. in network ACL mode, its subnet (when tagged phoenix:isolation-nacl=allowed) moved to a deny-all
- *    network ACL, which ends every flow at once, the automatically tracked ones too;
- * 8. the quarantine tags, which every Phoenix replacement honours.
+ *    network ACL, which ends every flow at once, the automatically tracked ones too.
  * Every step reads what is there first, so a retry carries on where an attempt stopped.
  */
 async function isolateStep({ executionId, plan }: z.output<typeof IsolateInputSchema>) {
@@ -64,6 +64,15 @@ async function isolateStep({ executionId, plan }: z.output<typeof IsolateInputSc
       updatedAt: at,
     });
   }
+  // Claimed at once: every Phoenix replacement and sweep leaves a tagged instance alone, so none retires or
+  // terminates a suspect while its containment waits on EC2 (a new group not visible yet, say).
+  await tagResources(plan.instanceIds, {
+    [QUARANTINE_TAG]: plan.caseId,
+    [QUARANTINE_TAGS.case]: plan.caseId,
+    [QUARANTINE_TAGS.reason]: plan.reason.slice(0, 256),
+    [QUARANTINE_TAGS.actor]: plan.requestedBy.slice(0, 256),
+    [QUARANTINE_TAGS.at]: at,
+  });
   const vpcs = [...new Set(plan.instances.map((instance) => instance.vpcId))];
   const groupsByVpc = new Map<
     string,
@@ -177,13 +186,6 @@ async function isolateStep({ executionId, plan }: z.output<typeof IsolateInputSc
       networkAcl,
     });
   }
-  await tagResources(plan.instanceIds, {
-    [QUARANTINE_TAG]: plan.caseId,
-    [QUARANTINE_TAGS.case]: plan.caseId,
-    [QUARANTINE_TAGS.reason]: plan.reason.slice(0, 256),
-    [QUARANTINE_TAGS.actor]: plan.requestedBy.slice(0, 256),
-    [QUARANTINE_TAGS.at]: at,
-  });
   logger.warn("instances contained", { executionId, caseId: plan.caseId, actions });
   return {
     at,

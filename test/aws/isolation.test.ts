@@ -304,7 +304,7 @@ describe("the isolate step", () => {
     dynamodb.on(PutItemCommand).resolves({});
   }
 
-  it("takes the public address off first, then all-traffic group, then the isolation group, then the profile", async () => {
+  it("tags the suspect first (no replacement retires it meanwhile), then takes the public address off, then all-traffic group, then the isolation group, then the profile", async () => {
     described();
     ec2.on(ModifyNetworkInterfaceAttributeCommand).resolves({});
     await (await importHandler("isolateInstances"))(event, context);
@@ -319,13 +319,13 @@ describe("the isolate step", () => {
     });
     const mutating = order.filter((name) => !name.startsWith("Describe"));
     expect(mutating).toEqual([
+      "CreateTags",
       'ModifyNetworkInterfaceAttribute AssociatePublicIpAddress ""',
       "DisassociateAddress",
       'ModifyNetworkInterfaceAttribute ConnectionTrackingSpecification ""',
       'ModifyNetworkInterfaceAttribute Groups ["sg-untrack"]',
       'ModifyNetworkInterfaceAttribute Groups ["sg-isolation"]',
       "DisassociateIamInstanceProfile",
-      "CreateTags",
     ]);
     expect(ec2).toHaveReceivedCommandWith(ModifyNetworkInterfaceAttributeCommand, {
       NetworkInterfaceId: eni,
