@@ -340,10 +340,12 @@ describe("network containment", () => {
     expect(outcome.status).toBe("SUCCEEDED");
     expect(watcher.violations).toEqual([]);
     expect(sim.journal.some((call) => call.error === "InvalidGroup.NotFound")).toBe(true);
+    // The quarantine tags go on first (they keep rollouts off the suspect); no network change before the groups.
     const firstInstanceChange = sim.journal.findIndex(
       (call) =>
         call.mutating &&
         call.operation !== "ec2:CreateSecurityGroup" &&
+        call.operation !== "ec2:CreateTags" &&
         call.operation.startsWith("ec2:") &&
         !/SecurityGroup/.test(call.operation),
     );
