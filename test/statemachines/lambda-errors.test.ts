@@ -107,7 +107,7 @@ describe.each(files)("%s", (file) => {
 
 it("the read-only steps are known from the functions' roles", () => {
   // The classification has to find both kinds, or the Lambda.Unknown check above checks nothing.
-  expect(readOnly("checkWave")).toBe(true);
+  expect(readOnly("probeWave")).toBe(true);
   expect(readOnly("resolveImageRollout")).toBe(true);
   expect(readOnly("launchWave")).toBe(false);
   expect(readOnly("groupLock")).toBe(false);
