@@ -1,4 +1,5 @@
 import * as z from "zod";
+import { suspendProcesses } from "../aws/autoscaling";
 import { tagResources } from "../aws/evidence";
 import {
   disassociateAddress,
@@ -15,6 +16,7 @@ import { MINIMUM_CONNECTION_TRACKING } from "../engine/containment";
 import {
   type ConnectionTracking,
   InstanceNotFoundError,
+  QUARANTINE_SUSPENDED_PROCESSES,
   QUARANTINE_TAGS,
   QuarantinePlanSchema,
 } from "../engine/quarantine";
@@ -33,8 +35,9 @@ const sameTimeouts = (a: ConnectionTracking | undefined, b: ConnectionTracking) 
 
 /**
  * The first thing a quarantine changes: it contains the suspects. In order, for each suspect:
- * 1. the record release needs (the instance as it was), before anything changes, and the quarantine tags,
- *    which every Phoenix replacement and sweep honours (so none retires the suspect meanwhile);
+ * 1. the record release needs (the instance as it was), before anything changes, the quarantine tags,
+ *    which every Phoenix replacement and sweep honours (so none retires the suspect meanwhile), and the
+ *    group's ReplaceUnhealthy and AZRebalance paused (a cut-off suspect fails its health checks);
  * 2. the isolation groups of its VPC found by tag and reconciled to exactly their rules;
  * 3. no public address: Amazon's public IPv4 off, then the Elastic IPs disassociated, so that nothing on the
  *    internet can use the moment step 5 opens all traffic;
@@ -73,6 +76,13 @@ async function isolateStep({ executionId, plan }: z.output<typeof IsolateInputSc
     [QUARANTINE_TAGS.actor]: plan.requestedBy.slice(0, 256),
     [QUARANTINE_TAGS.at]: at,
   });
+  // And Auto Scaling may not replace it: once cut off, the suspect fails its load balancer's health checks,
+  // and a group that may ReplaceUnhealthy terminates it (Preserve pauses these too; this must come first).
+  if (plan.group)
+    await suspendProcesses(
+      plan.group.groupName,
+      QUARANTINE_SUSPENDED_PROCESSES.filter((process) => !plan.group?.suspendedBefore.includes(process)),
+    );
   const vpcs = [...new Set(plan.instances.map((instance) => instance.vpcId))];
   const groupsByVpc = new Map<
     string,

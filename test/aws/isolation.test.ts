@@ -4,6 +4,7 @@
 // refusals for an instance's kind told apart from failures.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { AutoScalingClient, SuspendProcessesCommand } from "@aws-sdk/client-auto-scaling";
 import { DynamoDBClient, GetItemCommand, PutItemCommand } from "@aws-sdk/client-dynamodb";
 import {
   AuthorizeSecurityGroupEgressCommand,
@@ -36,11 +37,14 @@ import { importHandler } from "../../local/state-machine";
 
 const ec2 = mockClient(EC2Client);
 const dynamodb = mockClient(DynamoDBClient);
+const autoScaling = mockClient(AutoScalingClient);
 beforeEach(() => {
   useClients({});
   resetCreatedClients();
   ec2.reset();
   dynamodb.reset();
+  autoScaling.reset();
+  autoScaling.on(SuspendProcessesCommand).resolves({});
 });
 
 const awsError = (name: string) =>
@@ -304,8 +308,13 @@ describe("the isolate step", () => {
     dynamodb.on(PutItemCommand).resolves({});
   }
 
-  it("tags the suspect first (no replacement retires it meanwhile), then takes the public address off, then all-traffic group, then the isolation group, then the profile", async () => {
+  it("tags the suspect and pauses its group's ReplaceUnhealthy first, then takes the public address off, then all-traffic group, then the isolation group, then the profile", async () => {
     described();
+    const networkChangesBeforePause: number[] = [];
+    autoScaling.on(SuspendProcessesCommand).callsFake(() => {
+      networkChangesBeforePause.push(ec2.commandCalls(ModifyNetworkInterfaceAttributeCommand).length);
+      return {};
+    });
     ec2.on(ModifyNetworkInterfaceAttributeCommand).resolves({});
     await (await importHandler("isolateInstances"))(event, context);
     const order = ec2.calls().map((call) => {
@@ -318,6 +327,12 @@ describe("the isolate step", () => {
         : name;
     });
     const mutating = order.filter((name) => !name.startsWith("Describe"));
+    // Before any of these, the group may no longer replace the suspect when it fails its health checks.
+    expect(autoScaling).toHaveReceivedCommandWith(SuspendProcessesCommand, {
+      AutoScalingGroupName: event.plan.group.groupName,
+      ScalingProcesses: ["ReplaceUnhealthy", "AZRebalance"],
+    });
+    expect(networkChangesBeforePause).toEqual([0]);
     expect(mutating).toEqual([
       "CreateTags",
       'ModifyNetworkInterfaceAttribute AssociatePublicIpAddress ""',
