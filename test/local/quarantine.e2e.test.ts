@@ -45,7 +45,7 @@ const quarantine = (sim: Simulation, instanceIds: string[], extra: Record<string
 const reportOf = (outcome: ExecutionOutcome) => outcome.output as Report;
 
 describe("quarantine of a group member", () => {
-  it("contains first: the record, no public address, then the two steps, before credentials, preservation, snapshots or detach", async () => {
+  it("contains first: the record, the tags and the group's ReplaceUnhealthy paused, no public address, then the two steps, before credentials, preservation, snapshots or detach", async () => {
     const { sim, suspect } = await account();
     const outcome = await quarantine(sim, [suspect]);
     expect(outcome.status).toBe("SUCCEEDED");
@@ -59,6 +59,9 @@ describe("quarantine of a group member", () => {
       });
     // The record release needs is written before anything changes.
     expect(order[0]).toBe("PutItem");
+    // Claimed and kept from Auto Scaling's health replacement before it is cut off (it then fails its checks).
+    expect(first("CreateTags")).toBeLessThan(first("DisassociateAddress"));
+    expect(first("SuspendProcesses")).toBeLessThan(first("DisassociateAddress"));
     expect(first("DisassociateAddress")).toBeLessThan(groupsSet("phoenix-isolation-untrack"));
     expect(groupsSet("phoenix-isolation-untrack")).toBeLessThan(groupsSet("phoenix-isolation"));
     expect(groupsSet("phoenix-isolation")).toBeLessThan(first("DisassociateIamInstanceProfile"));
@@ -66,7 +69,6 @@ describe("quarantine of a group member", () => {
       "PutRolePolicy",
       "ModifyInstanceAttribute",
       "SetInstanceProtection",
-      "SuspendProcesses",
       "CreateSnapshots",
       "DetachInstances",
     ]) {
