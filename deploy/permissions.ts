@@ -33,6 +33,10 @@ const arn = (service: string, resource: string, account: "this" | "any" = "this"
 });
 
 const MANAGED = { StringEquals: { "aws:ResourceTag/phoenix:managed": "true" } };
+/** An IAM ARN of this account (IAM is global: no region). */
+const iamArn = (resource: string): Resource => ({
+  "Fn::Join": ["", ["arn:aws:iam::", { Ref: "AWS::AccountId" }, `:${resource}`]],
+});
 const MANAGED_GROUP = { StringEquals: { "autoscaling:ResourceTag/phoenix:managed": "true" } };
 
 /** Reads that AWS does not scope by resource: allowed on "*". */
@@ -75,8 +79,12 @@ const RULES: Record<string, Grant[]> = {
     { sid: "ManagedInstances", resources: [arn("ec2", "instance/*")], condition: MANAGED },
     {
       sid: "TagWhatPhoenixCreates",
-      resources: [arn("ec2", "snapshot/*", "any"), arn("ec2", "security-group/*")],
-      condition: { StringEquals: { "ec2:CreateAction": ["CreateSnapshot", "CreateSecurityGroup"] } },
+      resources: [arn("ec2", "snapshot/*", "any"), arn("ec2", "security-group/*"), arn("ec2", "network-acl/*")],
+      condition: {
+        StringEquals: {
+          "ec2:CreateAction": ["CreateSnapshot", "CreateSnapshots", "CreateSecurityGroup", "CreateNetworkAcl"],
+        },
+      },
     },
   ],
   "ec2:TerminateInstances": [
@@ -106,6 +114,42 @@ const RULES: Record<string, Grant[]> = {
     },
     { sid: "EvidenceVolumes", resources: [arn("ec2", "volume/*")] },
   ],
+  // One crash-consistent set of a managed instance's volumes.
+  "ec2:CreateSnapshots": [
+    {
+      sid: "EvidenceSnapshots",
+      resources: [arn("ec2", "snapshot/*", "any")],
+      condition: { StringLike: { "aws:RequestTag/phoenix:quarantined": "*" } },
+    },
+    { sid: "EvidenceVolumes", resources: [arn("ec2", "volume/*")] },
+    { sid: "ManagedInstances", resources: [arn("ec2", "instance/*")], condition: MANAGED },
+  ],
+  // The KMS keys of evidence volumes: is each usable (read-only; the key policy must allow it too).
+  "kms:DescribeKey": [{ sid: "EvidenceKeys", resources: [arn("kms", "key/*")] }],
+  // Credential revocation: the role of a suspect's profile gets (and at release loses) an inline deny, only
+  // on roles tagged phoenix:managed=true.
+  "iam:GetInstanceProfile": [{ sid: "InstanceProfiles", resources: [iamArn("instance-profile/*")] }],
+  "iam:PutRolePolicy": [{ sid: "ManagedRoles", resources: [iamArn("role/*")], condition: MANAGED }],
+  "iam:DeleteRolePolicy": [{ sid: "ManagedRoles", resources: [iamArn("role/*")], condition: MANAGED }],
+  // Network ACL mode: Phoenix's own deny-all network ACL, and only subnets tagged phoenix:isolation-nacl=allowed
+  // move to it (and back at release: the subnet's tag is the gate, so the original ACL needs no tag).
+  "ec2:CreateNetworkAcl": [
+    {
+      sid: "IsolationAclCreated",
+      resources: [arn("ec2", "network-acl/*")],
+      condition: { StringEquals: { "aws:RequestTag/phoenix:managed": "true" } },
+    },
+    { sid: "IsolationGroupVpcs", resources: [arn("ec2", "vpc/*")] },
+  ],
+  "ec2:DeleteNetworkAclEntry": [{ sid: "IsolationAcl", resources: [arn("ec2", "network-acl/*")], condition: MANAGED }],
+  "ec2:ReplaceNetworkAclAssociation": [
+    {
+      sid: "OptedInSubnets",
+      resources: [arn("ec2", "subnet/*")],
+      condition: { StringEquals: { "aws:ResourceTag/phoenix:isolation-nacl": "allowed" } },
+    },
+    { sid: "SubnetAcls", resources: [arn("ec2", "network-acl/*")] },
+  ],
   // Isolation groups: created tagged phoenix:managed, and only those get rules changed.
   "ec2:CreateSecurityGroup": [
     {
@@ -118,16 +162,24 @@ const RULES: Record<string, Grant[]> = {
   "ec2:AuthorizeSecurityGroupIngress": [
     { sid: "IsolationGroups", resources: [arn("ec2", "security-group/*")], condition: MANAGED },
   ],
+  "ec2:AuthorizeSecurityGroupEgress": [
+    { sid: "IsolationGroups", resources: [arn("ec2", "security-group/*")], condition: MANAGED },
+  ],
+  "ec2:RevokeSecurityGroupIngress": [
+    { sid: "IsolationGroups", resources: [arn("ec2", "security-group/*")], condition: MANAGED },
+  ],
   "ec2:RevokeSecurityGroupEgress": [
     { sid: "IsolationGroups", resources: [arn("ec2", "security-group/*")], condition: MANAGED },
   ],
   // Network interfaces carry no tags of their own: scoped to this account and region; the groups put on
-  // them are the isolation groups, or (release) the ones recorded before.
+  // them are the isolation groups, or (release) the ones recorded before. The call also authorises the
+  // instance the interface is attached to: only managed ones.
   "ec2:ModifyNetworkInterfaceAttribute": [
     {
       sid: "SuspectInterfaces",
-      resources: [arn("ec2", "network-interface/*"), arn("ec2", "security-group/*")],
+      resources: [arn("ec2", "network-interface/*"), arn("ec2", "security-group/*"), arn("ec2", "subnet/*")],
     },
+    { sid: "ManagedInstances", resources: [arn("ec2", "instance/*")], condition: MANAGED },
   ],
   "ec2:DisassociateAddress": [
     { sid: "SuspectAddresses", resources: [arn("ec2", "elastic-ip/*"), arn("ec2", "network-interface/*")] },
