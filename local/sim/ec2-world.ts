@@ -1,6 +1,6 @@
 // EC2 in the simulated account: instances from launch to termination, their interfaces, volumes and
 // instance profiles, and EBS snapshots. Networking (groups, ACLs, connection tracking) is network-world.ts.
-import { type InstanceArgs, SimAccount, SimAwsError } from "./account";
+import type { InstanceArgs } from "./account";
 import { bootSecondsOf } from "./launch-draws";
 import type { SimInstance, SimSnapshot, SimVolume } from "./model";
 import { DEFAULT_CONNECTION_TRACKING, SimNetwork } from "./network-world";
