@@ -38,6 +38,10 @@ const arn = (service: string, resource: string, account: "this" | "none" = "this
 const MACHINES = ["replace-group", "image-rollout", "quarantine-instance"].map((name) => `phoenix-${name}-\${sls:stage}`);
 
 const MANAGED = { StringEquals: { "aws:ResourceTag/phoenix:managed": "true" } };
+/** An IAM ARN of this account (IAM is global: no region). */
+const iamArn = (resource: string): Resource => ({
+  "Fn::Join": ["", ["arn:aws:iam::", { Ref: "AWS::AccountId" }, `:${resource}`]],
+});
 const MANAGED_GROUP = { StringEquals: { "autoscaling:ResourceTag/phoenix:managed": "true" } };
 const INSTANCE = arn("ec2", "instance/*");
 
@@ -119,6 +123,42 @@ const RULES: Record<string, Grant[]> = {
     },
     { sid: "EvidenceVolumes", resources: [arn("ec2", "volume/*")], condition: MANAGED },
   ],
+  // One crash-consistent set of a managed instance's volumes.
+  "ec2:CreateSnapshots": [
+    {
+      sid: "EvidenceSnapshots",
+      resources: [arn("ec2", "snapshot/*", "none")],
+      condition: { StringLike: { "aws:RequestTag/phoenix:quarantined": "*" } },
+    },
+    { sid: "EvidenceVolumes", resources: [arn("ec2", "volume/*")], condition: MANAGED },
+    { sid: "ManagedInstances", resources: [INSTANCE], condition: MANAGED },
+  ],
+  // The KMS keys of evidence volumes: is each usable (read-only; the key policy must allow it too).
+  "kms:DescribeKey": [{ sid: "EvidenceKeys", resources: [arn("kms", "key/*")] }],
+  // Credential revocation: the role of a suspect's profile gets (and at release loses) an inline deny, only
+  // on roles tagged phoenix:managed=true.
+  "iam:GetInstanceProfile": [{ sid: "InstanceProfiles", resources: [iamArn("instance-profile/*")] }],
+  "iam:PutRolePolicy": [{ sid: "ManagedRoles", resources: [iamArn("role/*")], condition: MANAGED }],
+  "iam:DeleteRolePolicy": [{ sid: "ManagedRoles", resources: [iamArn("role/*")], condition: MANAGED }],
+  // Network ACL mode: Phoenix's own deny-all network ACL, and only subnets tagged phoenix:isolation-nacl=allowed
+  // move to it (and back at release: the subnet's tag is the gate, so the original ACL needs no tag).
+  "ec2:CreateNetworkAcl": [
+    {
+      sid: "IsolationAclCreated",
+      resources: [arn("ec2", "network-acl/*")],
+      condition: { StringEquals: { "aws:RequestTag/phoenix:managed": "true" } },
+    },
+    { sid: "IsolationGroupVpcs", resources: [arn("ec2", "vpc/*")] },
+  ],
+  "ec2:DeleteNetworkAclEntry": [{ sid: "IsolationAcl", resources: [arn("ec2", "network-acl/*")], condition: MANAGED }],
+  "ec2:ReplaceNetworkAclAssociation": [
+    {
+      sid: "OptedInSubnets",
+      resources: [arn("ec2", "subnet/*")],
+      condition: { StringEquals: { "aws:ResourceTag/phoenix:isolation-nacl": "allowed" } },
+    },
+    { sid: "SubnetAcls", resources: [arn("ec2", "network-acl/*")] },
+  ],
   // Isolation groups: created tagged phoenix:managed, and only those get rules changed.
   "ec2:CreateSecurityGroup": [
     {
@@ -130,6 +170,12 @@ const RULES: Record<string, Grant[]> = {
     { sid: "IsolationGroupVpcs", resources: [arn("ec2", "vpc/*")] },
   ],
   "ec2:AuthorizeSecurityGroupIngress": [
+    { sid: "IsolationGroups", resources: [arn("ec2", "security-group/*")], condition: MANAGED },
+  ],
+  "ec2:AuthorizeSecurityGroupEgress": [
+    { sid: "IsolationGroups", resources: [arn("ec2", "security-group/*")], condition: MANAGED },
+  ],
+  "ec2:RevokeSecurityGroupIngress": [
     { sid: "IsolationGroups", resources: [arn("ec2", "security-group/*")], condition: MANAGED },
   ],
   "ec2:RevokeSecurityGroupEgress": [
@@ -242,6 +288,30 @@ export const IMPLIED: Record<string, { source: string; actions: Record<string, G
           sid: "TagEvidenceSnapshots",
           resources: [arn("ec2", "snapshot/*", "none")],
           condition: { StringEquals: { "ec2:CreateAction": "CreateSnapshot" } },
+        },
+      ],
+    },
+  },
+  "ec2:CreateSnapshots[TagSpecifications]": {
+    source: "https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/supported-iam-actions-tagging.html",
+    actions: {
+      "ec2:CreateTags": [
+        {
+          sid: "TagEvidenceSnapshotSets",
+          resources: [arn("ec2", "snapshot/*", "none")],
+          condition: { StringEquals: { "ec2:CreateAction": "CreateSnapshots" } },
+        },
+      ],
+    },
+  },
+  "ec2:CreateNetworkAcl[TagSpecifications]": {
+    source: "https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/supported-iam-actions-tagging.html",
+    actions: {
+      "ec2:CreateTags": [
+        {
+          sid: "TagIsolationAcls",
+          resources: [arn("ec2", "network-acl/*")],
+          condition: { StringEquals: { "ec2:CreateAction": "CreateNetworkAcl" } },
         },
       ],
     },

@@ -41,6 +41,7 @@ await capture("quarantine", "quarantine", [
   "validateQuarantine",
   "preserveEvidence",
   "isolateInstances",
+  "revokeCredentials",
   "detachSuspects",
   "checkDetached",
   "snapshotEvidence",

@@ -17,6 +17,8 @@ const SERVICE_PREFIX: Record<string, string> = {
   "client-ssm": "ssm",
   "client-imagebuilder": "imagebuilder",
   "client-lambda": "lambda",
+  "client-iam": "iam",
+  "client-kms": "kms",
 };
 
 /**

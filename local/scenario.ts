@@ -73,6 +73,26 @@ const GroupSchema = z.object({
           launchTemplateVersion: z.string().regex(/^[0-9]+$/),
           /** Ages in hours [youngest, oldest]: spread evenly over the cohort. */
           ageHours: range.default([1, 100]),
+          /** Spot instances (AWS refuses termination protection on them). */
+          lifecycle: z.literal("spot").optional(),
+          /** An instance-store root cannot be stopped, and its data is lost when the instance goes. */
+          rootDeviceType: z.enum(["ebs", "instance-store"]).default("ebs"),
+          /** KMS key (alias of `kmsKeys`) encrypting the root volume. */
+          rootKmsKey: z.string().optional(),
+          /** EBS data volumes besides the root. */
+          dataVolumes: z
+            .array(
+              z.object({
+                deviceName: z.string(),
+                sizeGiB: z.number().int().min(1),
+                kmsKey: z.string().optional(),
+              }),
+            )
+            .default([]),
+          /** IPv6 addresses per instance on its primary interface. */
+          ipv6: z.number().int().min(0).max(4).default(0),
+          /** The primary interface gets a public IPv4 address from Amazon's pool. */
+          publicIp: z.boolean().default(false),
         })
         .strict(),
     )
@@ -119,6 +139,8 @@ export const ScenarioSchema = z
             })
             .strict()
             .default({}),
+          /** What a shutdown from inside the instance does. */
+          shutdownBehavior: z.enum(["stop", "terminate"]).default("stop"),
         }),
       )
       .min(1),
@@ -129,10 +151,26 @@ export const ScenarioSchema = z
           name: z.string().min(1),
           ingress: z.array(RuleSchema).default([]),
           egress: z.array(RuleSchema).default([{ protocol: "-1", cidr: "0.0.0.0/0" }]),
+          tags: z.record(z.string(), z.string()).default({}),
         }),
       )
       .default([]),
     instanceProfiles: z.array(z.string()).default([]),
+    /** Tags of the role of each instance profile (its role has the profile's name); tagged phoenix:managed by default. */
+    roleTags: z.record(z.string(), z.record(z.string(), z.string())).default({}),
+    /** Customer managed KMS keys, by alias ("alias/evidence"), with their state. */
+    kmsKeys: z
+      .array(
+        z.object({
+          alias: z.string().startsWith("alias/"),
+          state: z.enum(["Enabled", "Disabled", "PendingDeletion"]).default("Enabled"),
+        }),
+      )
+      .default([]),
+    /** Tags of the subnet of a zone (one subnet per zone), e.g. phoenix:isolation-nacl=allowed. */
+    subnets: z
+      .array(z.object({ zone: z.string(), tags: z.record(z.string(), z.string()).default({}) }))
+      .default([]),
     /** Open connections of chosen instances (attacker sessions), for the connection-tracking model. */
     connections: z
       .array(
@@ -142,6 +180,11 @@ export const ScenarioSchema = z
           peer: z.string(),
           port: z.number().int(),
           direction: z.enum(["inbound", "outbound"]),
+          protocol: z.enum(["tcp", "udp", "icmp"]).default("tcp"),
+          /** A service whose flows EC2 tracks automatically (e.g. "Network Load Balancer"). */
+          automaticallyTrackedBy: z.string().optional(),
+          /** Seconds between its packets; absent: always busy. */
+          idleSeconds: z.number().min(0).optional(),
         }),
       )
       .default([]),
@@ -279,11 +322,42 @@ export function buildWorld(scenario: Scenario): SimWorld {
       description: spec.name,
       ingress: spec.ingress,
       egress: spec.egress,
-      tags: new Map(),
+      tags: new Map(Object.entries((spec as { tags?: Record<string, string> }).tags ?? {})),
     });
   }
   const profileArn = (name: string) => `arn:aws:iam::${world.accountId}:instance-profile/${name}`;
-  for (const name of scenario.instanceProfiles) world.instanceProfiles.add(profileArn(name));
+  const addProfile = (name: string) => {
+    world.instanceProfiles.add(profileArn(name));
+    world.instanceProfileRoles.set(profileArn(name), name);
+    world.roles.set(name, {
+      roleName: name,
+      arn: `arn:aws:iam::${world.accountId}:role/${name}`,
+      tags: new Map(Object.entries(scenario.roleTags?.[name] ?? { "phoenix:managed": "true" })),
+      inlinePolicies: new Map(),
+    });
+  };
+  for (const name of scenario.instanceProfiles) addProfile(name);
+  const keyArns = new Map<string, string>();
+  for (const [index, key] of (scenario.kmsKeys ?? []).entries()) {
+    const keyId = `1234abcd-12ab-34cd-56ef-${String(index + 1).padStart(12, "0")}`;
+    const arn = `arn:aws:kms:${world.region}:${world.accountId}:key/${keyId}`;
+    keyArns.set(key.alias, arn);
+    world.kmsKeys.set(keyId, {
+      keyId,
+      arn,
+      state: key.state,
+      manager: "CUSTOMER",
+      deletionDate: key.state === "PendingDeletion" ? world.clock.now() + 7 * 86_400_000 : undefined,
+    });
+  }
+  const keyArn = (alias: string | undefined) => {
+    if (alias === undefined) return undefined;
+    const arn = keyArns.get(alias);
+    if (!arn) throw new Error(`no KMS key ${alias} in kmsKeys`);
+    return arn;
+  };
+  for (const subnet of scenario.subnets ?? [])
+    for (const [key, value] of Object.entries(subnet.tags)) world.subnetOf(subnet.zone).tags.set(key, value);
   for (const template of scenario.launchTemplates) {
     const launchTemplateId = world.newId("lt");
     const groupIds = template.securityGroups.map((name) => {
@@ -291,7 +365,8 @@ export function buildWorld(scenario: Scenario): SimWorld {
       if (!id) throw new Error(`launch template ${template.name}: no security group named ${name}`);
       return id;
     });
-    if (template.instanceProfile) world.instanceProfiles.add(profileArn(template.instanceProfile));
+    if (template.instanceProfile && !world.instanceProfiles.has(profileArn(template.instanceProfile)))
+      addProfile(template.instanceProfile);
     world.launchTemplates.set(launchTemplateId, {
       launchTemplateId,
       launchTemplateName: template.name,
@@ -316,6 +391,13 @@ export function buildWorld(scenario: Scenario): SimWorld {
       ),
     });
   }
+  const shutdownBehaviors = new Map(
+    scenario.launchTemplates.map((template) => [
+      [...world.launchTemplates.values()].find((item) => item.launchTemplateName === template.name)
+        ?.launchTemplateId,
+      template.shutdownBehavior ?? "stop",
+    ]),
+  );
   const targetGroupArns = new Map<string, string>();
   for (const targetGroup of scenario.targetGroups) {
     const arn = `arn:aws:elasticloadbalancing:${world.region}:${world.accountId}:targetgroup/${targetGroup.name}/${world.random.hex(16)}`;
@@ -390,6 +472,17 @@ export function buildWorld(scenario: Scenario): SimWorld {
           securityGroupIds: version.securityGroupIds,
           iamInstanceProfileArn: version.iamInstanceProfileArn,
           tagSpecifications: version.tagSpecifications,
+          shutdownBehavior: shutdownBehaviors.get(template.launchTemplateId),
+          lifecycle: cohort.lifecycle,
+          rootDeviceType: cohort.rootDeviceType,
+          rootKmsKeyId: keyArn(cohort.rootKmsKey),
+          dataVolumes: (cohort.dataVolumes ?? []).map((volume) => ({
+            deviceName: volume.deviceName,
+            sizeGiB: volume.sizeGiB,
+            kmsKeyId: keyArn(volume.kmsKey),
+          })),
+          ipv6Addresses: Array.from({ length: cohort.ipv6 ?? 0 }, () => world.nextIpv6()),
+          publicIp: cohort.publicIp,
         });
         group.instanceIds.push(instance.instanceId);
         // Existing instances have long passed their health checks.
@@ -411,14 +504,20 @@ export function buildWorld(scenario: Scenario): SimWorld {
     return world.requireInstance(id);
   };
   for (const [index, connection] of scenario.connections.entries()) {
-    member(connection.group, connection.instance).connections.push({
+    const instance = member(connection.group, connection.instance);
+    instance.connections.push({
       id: `conn-${index}`,
       peer: connection.peer,
       port: connection.port,
       direction: connection.direction,
+      protocol: connection.protocol,
+      automaticallyTrackedBy: connection.automaticallyTrackedBy,
+      idleSeconds: connection.idleSeconds,
       tracked: true,
       open: true,
     });
+    // Whether its groups track it is the account's business, as for any flow.
+    world.reviewConnections(instance);
   }
   for (const address of scenario.elasticIps) {
     const instance = member(address.group, address.instance);
@@ -433,7 +532,10 @@ export function buildWorld(scenario: Scenario): SimWorld {
       networkInterfaceId: eni?.networkInterfaceId,
       tags: new Map(Object.entries(address.tags)),
     });
-    if (eni) eni.association = { allocationId, associationId, publicIp: address.publicIp };
+    if (eni) {
+      eni.association = { allocationId, associationId, publicIp: address.publicIp };
+      world.settlePublicIp(instance, eni);
+    }
   }
   for (const alarm of scenario.alarms)
     world.alarms.set(alarm.name, { alarmName: alarm.name, state: alarm.state });

@@ -200,14 +200,31 @@ export function describeQuarantineStep(stateName: string, input: Loose, output: 
         : "standalone";
       return `quarantine ${list(plan.instanceIds)} as case ${plan.caseId} ${group}: ${plan.reason}${output.request?.dryRun ? " [dry run: nothing will change]" : ""}`;
     }
-    case "Preserve":
-      return output.preserved
-        ? `preserved ${ids}: tagged, termination protection, shutdown stops, volumes kept, scale-in protection; paused ${list(output.preserved.suspendedByPhoenix) || "nothing"}`
-        : `PRESERVE FAILED: ${describeFailure(output.failure?.Error, output.failure?.Cause)}`;
     case "Isolate":
       return output.isolated
-        ? `isolated ${ids}: all-traffic group, then isolation group; ${output.isolated.actions.map((action: Loose) => `${action.elasticIps.length} Elastic IP detached, profile ${action.profile ?? "none"}`).join("; ")}`
-        : `ISOLATION FAILED: ${describeFailure(output.failure?.Error, output.failure?.Cause)}`;
+        ? `contained ${ids}: ${output.isolated.actions
+            .map(
+              (action: Loose) =>
+                `${action.instanceId}: ${(action.steps ?? []).join(", ") || "already contained"}`,
+            )
+            .join(
+              "; ",
+            )}${output.isolated.repairedRules ? ` (${output.isolated.repairedRules} rules of a half-made isolation group repaired)` : ""}`
+        : `CONTAINMENT FAILED: ${describeFailure(output.failure?.Error, output.failure?.Cause)}`;
+    case "RevokeCredentials":
+      return output.revoked
+        ? output.revoked.skipped
+          ? `credentials not revoked: ${output.revoked.skipped}`
+          : `credentials issued before ${output.revoked.at} revoked: ${list(output.revoked.revoked.map((item: Loose) => `${item.roleName} (${item.policyName})`)) || "no instance profile"}${output.revoked.notRevoked.length ? `; NOT revoked: ${output.revoked.notRevoked.map((item: Loose) => `${item.instanceId}: ${item.reason}`).join("; ")}` : ""}`
+        : `CREDENTIALS NOT REVOKED: ${describeFailure(output.revokeFailure?.Error, output.revokeFailure?.Cause)}`;
+    case "Preserve":
+      return output.preserved
+        ? `preserved ${ids}: ${list(output.preserved.applied.map((item: Loose) => item.action).filter((action: string, index: number, all: string[]) => all.indexOf(action) === index))}${output.preserved.limitations.length ? `; LIMITATIONS: ${output.preserved.limitations.map((item: Loose) => `${item.instanceId}: ${item.action}: ${item.reason}`).join("; ")}` : ""}`
+        : `PRESERVE FAILED: ${describeFailure(output.preserveFailure?.Error, output.preserveFailure?.Cause)}`;
+    case "StartSnapshots":
+      return output.evidence
+        ? `evidence snapshots started: ${list(output.evidence.snapshots.map((snapshot: Loose) => `${snapshot.snapshotId} (${snapshot.volumeId})`)) || "no EBS volume"}; ${output.evidence.methods.map((method: Loose) => `${method.instanceId}: ${method.crashConsistent ? "one crash-consistent set" : method.note}`).join("; ")}`
+        : `SNAPSHOTS FAILED: ${describeFailure(output.snapshotFailure?.Error, output.snapshotFailure?.Cause)}`;
     case "Detach":
       return output.detach
         ? `detaching ${list(output.detach.detached)} from ${input.plan.group.groupName}`
@@ -216,10 +233,12 @@ export function describeQuarantineStep(stateName: string, input: Loose, output: 
       return output.detached?.detached
         ? `out of ${input.plan.group.groupName}; paused processes resumed`
         : undefined;
-    case "SnapshotVolumes":
-      return `evidence snapshots started: ${list(output.evidence?.snapshots?.map((snapshot: Loose) => `${snapshot.snapshotId} (${snapshot.volumeId})`))}`;
     case "CheckSnapshots":
-      return output.evidence?.completed ? `evidence snapshots completed` : undefined;
+      return output.evidence?.completed
+        ? "evidence snapshots completed"
+        : output.evidence?.settled
+          ? `evidence snapshots NOT completed: ${list(output.evidence.failed) || "deadline passed"}`
+          : undefined;
     case "CheckReplacement":
       return output.readiness?.ready
         ? `replacement ${list(output.readiness.newInstanceIds)} InService and healthy`

@@ -176,8 +176,10 @@ export async function terminateInstanceInGroup(
 }
 
 /** The group each instance belongs to (instances in no group are absent). */
-export async function groupsOfInstances(instanceIds: string[]): Promise<Map<string, string>> {
-  const memberships = new Map<string, string>();
+export async function groupsOfInstances(
+  instanceIds: string[],
+): Promise<Map<string, { groupName: string; lifecycleState?: string }>> {
+  const memberships = new Map<string, { groupName: string; lifecycleState?: string }>();
   for (let start = 0; start < instanceIds.length; start += 50) {
     const response = await callAws("DescribeAutoScalingInstances", () =>
       autoScaling().send(
@@ -186,7 +188,10 @@ export async function groupsOfInstances(instanceIds: string[]): Promise<Map<stri
     );
     for (const instance of response.AutoScalingInstances ?? []) {
       if (instance.InstanceId && instance.AutoScalingGroupName)
-        memberships.set(instance.InstanceId, instance.AutoScalingGroupName);
+        memberships.set(instance.InstanceId, {
+          groupName: instance.AutoScalingGroupName,
+          lifecycleState: instance.LifecycleState,
+        });
     }
   }
   return memberships;

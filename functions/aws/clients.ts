@@ -16,6 +16,8 @@ export type ClientName =
   | "dynamodb"
   | "imageBuilder"
   | "lambda"
+  | "iam"
+  | "kms"
   | "httpProbe";
 
 const created = new Map<ClientName, unknown>();

@@ -2,6 +2,7 @@
 // exists, disposal.
 import {
   CreateSnapshotCommand,
+  CreateSnapshotsCommand,
   CreateTagsCommand,
   DeleteTagsCommand,
   DescribeSnapshotsCommand,
@@ -9,6 +10,8 @@ import {
   ModifyInstanceAttributeCommand,
   TerminateInstancesCommand,
 } from "@aws-sdk/client-ec2";
+import { AwsRequestRejectedError } from "../engine/errors";
+import type { PreserveAction } from "../engine/evidence";
 import { clientFor, sdkClientDefaults } from "./clients";
 import { callAws } from "./errors";
 
@@ -34,35 +37,73 @@ export async function untagResources(resourceIds: string[], keys: string[]): Pro
 }
 
 /**
- * Makes an instance hard to destroy by accident: termination protection on, shutdown from inside stops it
- * (not terminates), and its EBS volumes survive termination.
+ * One protection of an instance kept as evidence: termination protection, shutdown from inside stops it,
+ * its EBS volumes survive termination. Returns AWS's refusal (code and message) instead of throwing when
+ * AWS rejects the request, so the caller can tell a limitation of the instance's kind from a failure.
  */
-export async function protectInstance(instanceId: string, deviceNames: string[]): Promise<void> {
-  await callAws("ModifyInstanceAttribute", () =>
-    ec2().send(
-      new ModifyInstanceAttributeCommand({ InstanceId: instanceId, DisableApiTermination: { Value: true } }),
-    ),
-  );
-  await callAws("ModifyInstanceAttribute", () =>
-    ec2().send(
-      new ModifyInstanceAttributeCommand({
-        InstanceId: instanceId,
-        InstanceInitiatedShutdownBehavior: { Value: "stop" },
-      }),
-    ),
-  );
-  if (deviceNames.length > 0) {
-    await callAws("ModifyInstanceAttribute", () =>
+export async function protectInstance(
+  instanceId: string,
+  action: PreserveAction,
+  deviceNames: string[],
+): Promise<{ refused?: { code: string; message: string } }> {
+  const input =
+    action === "termination-protection"
+      ? { InstanceId: instanceId, DisableApiTermination: { Value: true } }
+      : action === "shutdown-stops"
+        ? { InstanceId: instanceId, InstanceInitiatedShutdownBehavior: { Value: "stop" } }
+        : {
+            InstanceId: instanceId,
+            BlockDeviceMappings: deviceNames.map((DeviceName) => ({
+              DeviceName,
+              Ebs: { DeleteOnTermination: false },
+            })),
+          };
+  try {
+    await callAws("ModifyInstanceAttribute", () => ec2().send(new ModifyInstanceAttributeCommand(input)));
+    return {};
+  } catch (error) {
+    if (!(error instanceof AwsRequestRejectedError)) throw error;
+    return { refused: { code: String((error.context as { code?: string }).code), message: error.message } };
+  }
+}
+
+/**
+ * Crash-consistent snapshots of every EBS volume of an instance, taken together by one CreateSnapshots call
+ * (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateSnapshots.html), tagged as evidence.
+ * `exclude` leaves out volumes already snapshotted. Returns AWS's refusal instead of throwing when AWS
+ * rejects the request, so the caller can fall back to one snapshot per volume and say so.
+ */
+export async function snapshotInstance(
+  instanceId: string,
+  description: string,
+  tags: Record<string, string>,
+  exclude: { boot: boolean; dataVolumeIds: string[] },
+): Promise<{ snapshots: { snapshotId: string; volumeId: string }[]; refused?: string }> {
+  try {
+    const response = await callAws("CreateSnapshots", () =>
       ec2().send(
-        new ModifyInstanceAttributeCommand({
-          InstanceId: instanceId,
-          BlockDeviceMappings: deviceNames.map((DeviceName) => ({
-            DeviceName,
-            Ebs: { DeleteOnTermination: false },
-          })),
+        new CreateSnapshotsCommand({
+          InstanceSpecification: {
+            InstanceId: instanceId,
+            ExcludeBootVolume: exclude.boot || undefined,
+            ExcludeDataVolumeIds: exclude.dataVolumeIds.length > 0 ? exclude.dataVolumeIds : undefined,
+          },
+          Description: description.slice(0, 255),
+          TagSpecifications: [
+            { ResourceType: "snapshot", Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) },
+          ],
         }),
       ),
     );
+    return {
+      snapshots: (response.Snapshots ?? []).map((snapshot) => ({
+        snapshotId: snapshot.SnapshotId ?? "",
+        volumeId: snapshot.VolumeId ?? "",
+      })),
+    };
+  } catch (error) {
+    if (!(error instanceof AwsRequestRejectedError)) throw error;
+    return { snapshots: [], refused: error.message };
   }
 }
 

@@ -1,7 +1,8 @@
 // The durable record of each quarantine, in the stack's DynamoDB table: what the instance looked like before
 // isolation (so release can restore it), its evidence, and its manifest. Written before anything is changed.
 import { PutItemCommand } from "@aws-sdk/client-dynamodb";
-import { AlreadyQuarantinedError, type EvidenceManifest, type SuspectInstance } from "../engine/quarantine";
+import { AlreadyQuarantinedError, type SuspectInstance } from "../engine/quarantine";
+import type { EvidenceManifest } from "../engine/quarantine-manifest";
 import { conditionalWrite, dynamodb, getItem } from "./dynamodb";
 
 /** One instance's quarantine, as stored. */
@@ -15,6 +16,13 @@ export interface QuarantineRecord {
   /** The instance as it was before isolation. */
   before: SuspectInstance;
   snapshots: { snapshotId: string; volumeId: string }[];
+  /** What containment changed beyond the security groups, for release to put back. */
+  containment?: {
+    /** The subnet moved to Phoenix's deny-all network ACL, and the one it had. */
+    networkAcl?: { subnetId: string; previousAclId: string; isolationAclId: string };
+  };
+  /** The deny put on the instance's role, for release to delete. */
+  revocation?: { roleName: string; policyName: string; issuedBefore: string };
   manifest?: EvidenceManifest;
   digest?: string;
   updatedAt: string;

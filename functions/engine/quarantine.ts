@@ -1,5 +1,5 @@
-// Quarantine-and-replace: which instances, what must be preserved and recorded, whether the group needs
-// capacity first, and the evidence manifest with its digest. Pure data in, data out.
+// Quarantine-and-replace: which instances, what must be recorded about them, how they will be contained,
+// and whether the group needs capacity first. Pure data in, data out. The manifest is quarantine-manifest.ts.
 import { createHash } from "node:crypto";
 import * as z from "zod";
 import { GroupNotManagedError, InvalidInputError, PhoenixError } from "./errors";
@@ -48,6 +48,39 @@ export const QuarantineRequestSchema = z
   .strict();
 export type QuarantineRequest = z.infer<typeof QuarantineRequestSchema>;
 
+/** Idle timeouts of connection tracking on an interface, seconds. */
+export interface ConnectionTracking {
+  tcpEstablishedTimeout?: number;
+  udpStreamTimeout?: number;
+  udpTimeout?: number;
+}
+
+/** One network interface of a suspect, as it was. */
+export interface SuspectInterface {
+  networkInterfaceId: string;
+  groups: string[];
+  /** 0 for the primary interface (eth0), the only one that can have a public IPv4 address from Amazon's pool. */
+  deviceIndex?: number;
+  subnetId?: string;
+  privateIpAddress?: string;
+  ipv6Addresses?: string[];
+  /** Its public IPv4 address: an Elastic IP's, or one from Amazon's pool (`publicIpFromAmazon`). */
+  publicIp?: string;
+  publicIpFromAmazon?: boolean;
+  connectionTracking?: ConnectionTracking;
+}
+
+/** The subnet of a suspect, for the optional network ACL containment. */
+export interface SuspectSubnet {
+  subnetId: string;
+  /** The subnet is tagged phoenix:isolation-nacl=allowed: Phoenix may cut it off whole. */
+  networkAclAllowed: boolean;
+  networkAclId?: string;
+  networkAclAssociationId?: string;
+  /** Other instances in the subnet, which a network ACL would cut off too. */
+  otherInstances: string[];
+}
+
 /** Everything about a suspect instance that the manifest records and release restores. */
 export interface SuspectInstance {
   instanceId: string;
@@ -60,12 +93,14 @@ export interface SuspectInstance {
   subnetId: string;
   privateIpAddress?: string;
   tags: Record<string, string>;
-  networkInterfaces: {
-    networkInterfaceId: string;
-    groups: string[];
-    privateIpAddress?: string;
-    publicIp?: string;
-  }[];
+  /** "spot" for a Spot instance (AWS refuses termination protection on it). */
+  instanceLifecycle?: string;
+  /** "ebs" or "instance-store" (an instance-store root cannot be stopped). */
+  rootDeviceType?: string;
+  rootDeviceName?: string;
+  /** GB of instance store the instance type has: never in a snapshot, lost when the instance stops. */
+  instanceStoreGiB?: number;
+  networkInterfaces: SuspectInterface[];
   iamInstanceProfile?: { arn: string; associationId?: string };
   elasticIps: {
     allocationId: string;
@@ -73,8 +108,28 @@ export interface SuspectInstance {
     publicIp: string;
     networkInterfaceId?: string;
   }[];
-  volumes: { volumeId: string; deviceName: string; deleteOnTermination: boolean }[];
+  volumes: {
+    volumeId: string;
+    deviceName: string;
+    deleteOnTermination: boolean;
+    sizeGiB?: number;
+    encrypted?: boolean;
+    kmsKeyId?: string;
+  }[];
   groupName?: string;
+  /** Its Auto Scaling lifecycle state (InService, Standby, ...), when in a group. */
+  lifecycleState?: string;
+  subnet?: SuspectSubnet;
+}
+
+/** How a quarantine contains: the stack's settings when it was planned. */
+export interface ContainmentOptions {
+  /** "tagged-subnets": also cut off, with a deny-all network ACL, the suspects' subnets tagged phoenix:isolation-nacl=allowed. */
+  networkAcl: "off" | "tagged-subnets";
+  /** Deny the suspects' roles to sessions issued to them before containment. */
+  revokeCredentials: boolean;
+  /** Instance profile put on a suspect instead of none. */
+  isolationProfileArn?: string;
 }
 
 /** The group a quarantine takes instances out of, and what capacity it needs first. */
@@ -104,6 +159,7 @@ export interface QuarantinePlan {
   requestedAt: string;
   instanceIds: string[];
   instances: SuspectInstance[];
+  options: ContainmentOptions;
   group?: QuarantineGroupPlan;
 }
 
@@ -143,6 +199,7 @@ export function planQuarantine(args: {
   target?: ReplacementTarget;
   policy?: RolloutPolicy;
   drainSeconds?: number;
+  options: ContainmentOptions;
   now: Date;
 }): QuarantinePlan {
   const { request, instances, group, now } = args;
@@ -176,6 +233,7 @@ export function planQuarantine(args: {
     requestedAt: now.toISOString(),
     instanceIds: suspects.map((instance) => instance.instanceId),
     instances: suspects,
+    options: args.options,
   };
   const groupName = suspects[0]?.groupName;
   if (!groupName) return plan;
@@ -191,6 +249,11 @@ export function planQuarantine(args: {
       instance.lifecycleState === "InService" &&
       instance.healthStatus === "Healthy",
   ).length;
+  // A suspect in Standby serves nothing and desired capacity does not count it: it needs no replacement
+  // (https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_EnterStandby.html).
+  const inService = group.instances.filter(
+    (instance) => suspectIds.has(instance.instanceId) && instance.lifecycleState === "InService",
+  ).length;
   plan.group = {
     groupName,
     desiredCapacity: group.desiredCapacity,
@@ -198,7 +261,7 @@ export function planQuarantine(args: {
     maxSize: group.maxSize,
     floor,
     healthyOthers,
-    raiseBy: Math.min(suspects.length, Math.max(0, floor - healthyOthers)),
+    raiseBy: Math.min(inService, Math.max(0, floor - healthyOthers)),
     targetGroupArns: group.targetGroupArns,
     drainSeconds: args.drainSeconds ?? 0,
     suspendedBefore: group.suspendedProcesses,
@@ -206,42 +269,6 @@ export function planQuarantine(args: {
     policy: args.policy,
   };
   return plan;
-}
-
-/** The evidence manifest of one quarantined instance. */
-export interface EvidenceManifest {
-  caseId: string;
-  actor: string;
-  reason: string;
-  instance: SuspectInstance;
-  group?: string;
-  isolation: {
-    isolationGroupId?: string;
-    untrackGroupId?: string;
-    previousGroups: Record<string, string[]>;
-    previousInstanceProfile?: string;
-    detachedElasticIps: string[];
-  };
-  snapshots: { snapshotId: string; volumeId: string; state: string }[];
-  replacement: { instanceIds: string[]; validated: boolean; reasons: string[] };
-  timeline: { at: string; step: string; detail: string }[];
-}
-
-/** JSON with object keys sorted at every level: the same manifest always serializes the same way. */
-export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
-  if (value && typeof value === "object") {
-    const entries = Object.entries(value)
-      .filter(([, item]) => item !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([key, item]) => `${JSON.stringify(key)}:${canonicalJson(item)}`).join(",")}}`;
-  }
-  return JSON.stringify(value);
-}
-
-/** SHA-256 (hex) of the manifest's canonical JSON: anyone holding the manifest can check it. */
-export function manifestDigest(manifest: EvidenceManifest): string {
-  return createHash("sha256").update(canonicalJson(manifest)).digest("hex");
 }
 
 const SuspectSchema: z.ZodType<SuspectInstance> = z.object({
@@ -255,12 +282,27 @@ const SuspectSchema: z.ZodType<SuspectInstance> = z.object({
   subnetId: z.string(),
   privateIpAddress: z.string().optional(),
   tags: z.record(z.string(), z.string()),
+  instanceLifecycle: z.string().optional(),
+  rootDeviceType: z.string().optional(),
+  rootDeviceName: z.string().optional(),
+  instanceStoreGiB: z.number().min(0).optional(),
   networkInterfaces: z.array(
     z.object({
       networkInterfaceId: z.string(),
       groups: z.array(z.string()),
+      deviceIndex: z.number().int().optional(),
+      subnetId: z.string().optional(),
       privateIpAddress: z.string().optional(),
+      ipv6Addresses: z.array(z.string()).optional(),
       publicIp: z.string().optional(),
+      publicIpFromAmazon: z.boolean().optional(),
+      connectionTracking: z
+        .object({
+          tcpEstablishedTimeout: z.number().int().optional(),
+          udpStreamTimeout: z.number().int().optional(),
+          udpTimeout: z.number().int().optional(),
+        })
+        .optional(),
     }),
   ),
   iamInstanceProfile: z.object({ arn: z.string(), associationId: z.string().optional() }).optional(),
@@ -273,9 +315,26 @@ const SuspectSchema: z.ZodType<SuspectInstance> = z.object({
     }),
   ),
   volumes: z.array(
-    z.object({ volumeId: z.string(), deviceName: z.string(), deleteOnTermination: z.boolean() }),
+    z.object({
+      volumeId: z.string(),
+      deviceName: z.string(),
+      deleteOnTermination: z.boolean(),
+      sizeGiB: z.number().optional(),
+      encrypted: z.boolean().optional(),
+      kmsKeyId: z.string().optional(),
+    }),
   ),
   groupName: z.string().optional(),
+  lifecycleState: z.string().optional(),
+  subnet: z
+    .object({
+      subnetId: z.string(),
+      networkAclAllowed: z.boolean(),
+      networkAclId: z.string().optional(),
+      networkAclAssociationId: z.string().optional(),
+      otherInstances: z.array(z.string()),
+    })
+    .optional(),
 });
 
 /** The plan as the quarantine state machine carries it between steps. */
@@ -286,6 +345,11 @@ export const QuarantinePlanSchema = z.object({
   requestedAt: z.string(),
   instanceIds: z.array(InstanceIdSchema).min(1),
   instances: z.array(SuspectSchema).min(1),
+  options: z.object({
+    networkAcl: z.enum(["off", "tagged-subnets"]),
+    revokeCredentials: z.boolean(),
+    isolationProfileArn: z.string().optional(),
+  }),
   group: z
     .object({
       groupName: z.string(),

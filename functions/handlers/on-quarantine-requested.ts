@@ -105,14 +105,15 @@ async function withinBudgets(request: Request, wholeGroupAllowed: boolean): Prom
   };
   const memberships = await groupsOfInstances(request.instanceIds);
   const reach: GroupReach[] = [];
-  for (const groupName of [...new Set(memberships.values())].sort()) {
+  const groupOf = (instanceId: string) => memberships.get(instanceId)?.groupName;
+  for (const groupName of [...new Set([...memberships.values()].map((item) => item.groupName))].sort()) {
     const group = await describeGroup(groupName);
     reach.push({
       groupName,
       members: (group?.instances ?? [])
         .filter((instance) => !/^(Terminating|Terminated|Detaching|Detached)/.test(instance.lifecycleState))
         .map((instance) => instance.instanceId),
-      requested: request.instanceIds.filter((id) => memberships.get(id) === groupName),
+      requested: request.instanceIds.filter((id) => groupOf(id) === groupName),
     });
   }
   const reachVerdict = judgeQuarantineReach({

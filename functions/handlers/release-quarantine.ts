@@ -1,13 +1,17 @@
 import * as z from "zod";
+import { deleteRolePolicy } from "../aws/credentials";
 import { publishEvent } from "../aws/events";
 import { tagResources, untagResources } from "../aws/evidence";
 import {
   associateAddress,
-  describeSuspects,
   restoreInstanceProfile,
+  setConnectionTracking,
   setInterfaceGroups,
+  setPublicIpv4,
 } from "../aws/isolation";
+import { replaceAclAssociation, subnetAcl } from "../aws/network-acl";
 import { readQuarantineRecord, writeQuarantineRecord } from "../aws/quarantine-records";
+import { describeSuspects, quarantinedInSubnet } from "../aws/suspects";
 import { InvalidInputError } from "../engine/errors";
 import { InstanceIdSchema } from "../engine/policy";
 import { InstanceNotFoundError, QUARANTINE_TAGS } from "../engine/quarantine";
@@ -26,10 +30,12 @@ const ReleaseInputSchema = z
   .strict();
 
 /**
- * Ends a quarantine without destroying anything: the recorded security groups go back on every network
- * interface, the recorded instance profile and Elastic IPs come back (an Elastic IP reused meanwhile is left
- * where it is, and said so), and the quarantine tags come off. The instance stays out of its group, and its
- * evidence (snapshots, protections) stays. A dry run lists what it would do.
+ * Ends a quarantine without destroying anything: the recorded security groups, idle timeouts and instance
+ * profile go back on, the Elastic IPs come back (one reused meanwhile is left where it is, and said so), the
+ * primary interface gets a public IPv4 address again if it had one from Amazon (a new one: AWS cannot give
+ * the old one back), the deny on its role's sessions is deleted, its subnet goes back to its network ACL
+ * (unless another instance of it is still quarantined), and the quarantine tags come off. The instance stays
+ * out of its group, and its evidence (snapshots, protections) stays. A dry run lists what it would do.
  */
 async function releaseStep({ instanceId, requestedBy, dryRun }: z.output<typeof ReleaseInputSchema>) {
   const tableName = config().PHOENIX_TABLE;
@@ -46,20 +52,55 @@ async function releaseStep({ instanceId, requestedBy, dryRun }: z.output<typeof 
   if (!current || current.state === "terminated")
     throw new InstanceNotFoundError(`${instanceId} no longer exists`, { instanceId });
   const before = record.before;
+  const networkAcl = record.containment?.networkAcl;
+  const amazonPublicIp = before.networkInterfaces.find(
+    (eni) => eni.publicIpFromAmazon && (eni.deviceIndex ?? 0) === 0,
+  );
   const actions = [
     ...before.networkInterfaces.map(
       (eni) => `security groups of ${eni.networkInterfaceId} back to ${eni.groups.join(", ")}`,
     ),
+    ...before.networkInterfaces
+      .filter((eni) => eni.connectionTracking)
+      .map(
+        (eni) =>
+          `idle timeouts of ${eni.networkInterfaceId} back to TCP ${eni.connectionTracking?.tcpEstablishedTimeout} s`,
+      ),
+    ...(amazonPublicIp
+      ? [
+          `a public IPv4 address from Amazon's pool on ${amazonPublicIp.networkInterfaceId} again (a new one, not ${amazonPublicIp.publicIp})`,
+        ]
+      : []),
     ...(before.iamInstanceProfile ? [`instance profile back to ${before.iamInstanceProfile.arn}`] : []),
     ...before.elasticIps.map(
       (address) => `Elastic IP ${address.publicIp} back on ${address.networkInterfaceId}`,
     ),
+    ...(record.revocation
+      ? [`deny ${record.revocation.policyName} deleted from role ${record.revocation.roleName}`]
+      : []),
+    ...(networkAcl ? [`subnet ${networkAcl.subnetId} back to network ACL ${networkAcl.previousAclId}`] : []),
     `tags ${QUARANTINE_TAG}, ${Object.values(QUARANTINE_TAGS).join(", ")} removed`,
   ];
   if (dryRun) return { instanceId, caseId: record.caseId, dryRun, actions };
-  for (const eni of before.networkInterfaces) await setInterfaceGroups(eni.networkInterfaceId, eni.groups);
-  if (before.iamInstanceProfile) await restoreInstanceProfile(instanceId, before.iamInstanceProfile.arn);
   const skipped: string[] = [];
+  for (const eni of before.networkInterfaces) {
+    await setInterfaceGroups(eni.networkInterfaceId, eni.groups);
+    const timeouts = eni.connectionTracking;
+    if (timeouts?.tcpEstablishedTimeout !== undefined)
+      await setConnectionTracking(eni.networkInterfaceId, timeouts);
+  }
+  if (before.iamInstanceProfile) await restoreInstanceProfile(instanceId, before.iamInstanceProfile.arn);
+  if (record.revocation) await deleteRolePolicy(record.revocation.roleName, record.revocation.policyName);
+  if (networkAcl) {
+    const others = (await quarantinedInSubnet(networkAcl.subnetId)).filter((id) => id !== instanceId);
+    const association = await subnetAcl(networkAcl.subnetId);
+    if (others.length > 0)
+      skipped.push(
+        `subnet ${networkAcl.subnetId} stays on the deny-all network ACL: ${others.join(", ")} still quarantined`,
+      );
+    else if (association.associationId && association.networkAclId === networkAcl.isolationAclId)
+      await replaceAclAssociation(association.associationId, networkAcl.previousAclId);
+  }
   for (const address of before.elasticIps) {
     if (!address.networkInterfaceId) continue;
     try {
@@ -68,6 +109,7 @@ async function releaseStep({ instanceId, requestedBy, dryRun }: z.output<typeof 
       skipped.push(`Elastic IP ${address.publicIp}: ${(error as Error).message}`);
     }
   }
+  if (amazonPublicIp) await setPublicIpv4(amazonPublicIp.networkInterfaceId, true);
   await untagResources([instanceId], [QUARANTINE_TAG, ...Object.values(QUARANTINE_TAGS)]);
   const at = now().toISOString();
   await tagResources([instanceId], { "phoenix:quarantine-released": `${record.caseId} ${at}` });

@@ -1,40 +1,107 @@
 import * as z from "zod";
 import { publishEvent } from "../aws/events";
 import { readQuarantineRecord, writeQuarantineRecord } from "../aws/quarantine-records";
-import { type EvidenceManifest, manifestDigest, QuarantinePlanSchema } from "../engine/quarantine";
+import { describeSuspects } from "../aws/suspects";
+import { QuarantinePlanSchema } from "../engine/quarantine";
+import { manifestDigest } from "../engine/quarantine-manifest";
+import {
+  manifestOf,
+  notDoneOf,
+  openPaths,
+  replacementVerdict,
+  timelineOf,
+} from "../engine/quarantine-report";
 import { FailureSchema } from "../engine/schemas";
 import { now } from "../runtime/clock";
 import { config } from "../runtime/config";
 import { phoenixHandler } from "../runtime/handler";
 import { logger } from "../runtime/observability";
 
-// The whole quarantine state: whichever steps ran left their results.
+const EvidenceSchema = z
+  .object({
+    snapshots: z.array(
+      z.object({
+        snapshotId: z.string(),
+        volumeId: z.string(),
+        instanceId: z.string(),
+        deviceName: z.string().optional(),
+      }),
+    ),
+    states: z.array(z.object({ snapshotId: z.string(), state: z.string() })),
+    methods: z.array(
+      z.object({ instanceId: z.string(), crashConsistent: z.boolean(), note: z.string().optional() }),
+    ),
+    keys: z.array(
+      z.object({
+        keyId: z.string(),
+        state: z.string(),
+        manager: z.string().optional(),
+        deletionDate: z.string().optional(),
+        usable: z.boolean(),
+        volumes: z.array(z.string()),
+      }),
+    ),
+    failed: z.array(z.string()),
+    completedAt: z.string().optional(),
+    completed: z.boolean(),
+  })
+  .loose();
+
+// The whole quarantine state: whichever steps ran left their results, whichever failed left a failure.
 const ReportInputSchema = z.object({
   executionId: z.string().min(1),
   plan: QuarantinePlanSchema,
-  preserved: z.object({ at: z.string() }).optional(),
   isolated: z
     .object({
       at: z.string(),
       groups: z.record(z.string(), z.object({ untrackGroupId: z.string(), isolationGroupId: z.string() })),
-      actions: z.array(z.object({ instanceId: z.string(), profile: z.string().optional() }).loose()),
+      repairedRules: z.number().optional(),
+      actions: z.array(
+        z
+          .object({
+            instanceId: z.string(),
+            steps: z.array(z.string()),
+            publicAddressesRemoved: z.array(z.string()),
+            profile: z.string().optional(),
+            networkAcl: z
+              .object({ subnetId: z.string(), previousAclId: z.string(), isolationAclId: z.string() })
+              .optional(),
+          })
+          .loose(),
+      ),
     })
     .optional(),
+  revoked: z
+    .object({
+      at: z.string().optional(),
+      skipped: z.string().optional(),
+      revoked: z.array(
+        z.object({
+          instanceId: z.string(),
+          roleName: z.string(),
+          policyName: z.string(),
+          issuedBefore: z.string(),
+        }),
+      ),
+      notRevoked: z.array(z.object({ instanceId: z.string(), reason: z.string() })),
+    })
+    .optional(),
+  preserved: z
+    .object({
+      at: z.string(),
+      applied: z.array(z.object({ instanceId: z.string(), action: z.string() })),
+      limitations: z.array(z.object({ instanceId: z.string(), action: z.string(), reason: z.string() })),
+    })
+    .loose()
+    .optional(),
+  evidence: EvidenceSchema.optional(),
   detach: z.object({ at: z.string() }).loose().optional(),
   collected: z
     .tuple([
-      z.object({
-        evidence: z.object({
-          snapshots: z.array(
-            z.object({ snapshotId: z.string(), volumeId: z.string(), instanceId: z.string() }),
-          ),
-          states: z.array(z.object({ snapshotId: z.string(), state: z.string() })),
-          completedAt: z.string().optional(),
-          completed: z.boolean(),
-        }),
-      }),
+      z.object({ evidence: EvidenceSchema.optional() }).loose(),
       z.object({
         standalone: z.boolean().optional(),
+        replacementNotNeeded: z.boolean().optional(),
         detached: z.object({ checkedAt: z.string() }).loose().optional(),
         readiness: z
           .object({
@@ -53,100 +120,44 @@ const ReportInputSchema = z.object({
     ])
     .optional(),
   failure: FailureSchema.optional(),
+  revokeFailure: FailureSchema.optional(),
+  preserveFailure: FailureSchema.optional(),
+  snapshotFailure: FailureSchema.optional(),
 });
 
 /**
- * The end of every quarantine, succeeded or not: one evidence manifest per instance (case, actor, reason,
- * timeline, snapshots, what isolation replaced, the replacement) with its SHA-256, stored with the
- * quarantine record and emitted as "Quarantine Completed". A replacement that was not validated, or a
- * quarantine that failed part-way, is said loudly in its own event; nothing is ever undone.
+ * The end of every quarantine, succeeded or not. It reads each suspect back from AWS and says what is still
+ * open (interfaces not in the isolation group alone, public addresses, the old instance profile), then writes
+ * one evidence manifest per instance (containment in order, credentials, preservation and its limitations,
+ * crash-consistent snapshots and their keys, what was not preserved, what AWS documents it cannot contain,
+ * the replacement, the timeline) with its SHA-256, stored with the quarantine record and emitted as
+ * "Quarantine Completed". Anything not done, still open, or not revoked fails the quarantine loudly, in its
+ * own "Quarantine Failed" event; nothing is ever undone.
  */
 async function reportStep(input: z.output<typeof ReportInputSchema>) {
-  const { plan, isolated, collected, failure } = input;
+  const { plan } = input;
   const at = now().toISOString();
-  const evidence = collected?.[0].evidence;
-  const replacement = collected?.[1];
-  const standalone = !plan.group;
-  const replacementValidated = standalone
-    ? null
-    : replacement?.verdict?.passed === true && replacement.readiness?.ready === true;
-  const replacementReasons = standalone
-    ? []
-    : replacement?.verdict
-      ? replacement.verdict.reasons
-      : replacement?.readiness && !replacement.readiness.ready
-        ? [`replacement not ready before the timeout: ${replacement.readiness.waiting.join("; ")}`]
-        : [failure ? `${failure.Error}: ${failure.Cause ?? ""}` : "replacement not checked"];
-  const timeline = [
-    { at: plan.requestedAt, step: "requested", detail: `${plan.requestedBy}: ${plan.reason}` },
-    input.preserved && {
-      at: input.preserved.at,
-      step: "preserved",
-      detail: "tagged, termination protection, shutdown stops, volumes kept, scale-in protection",
-    },
-    isolated && {
-      at: isolated.at,
-      step: "isolated",
-      detail: "all-traffic group, then isolation group; Elastic IPs detached; instance profile removed",
-    },
-    input.detach && { at: input.detach.at, step: "detaching", detail: `from ${plan.group?.groupName}` },
-    replacement?.detached && {
-      at: replacement.detached.checkedAt,
-      step: "detached",
-      detail: `out of ${plan.group?.groupName}`,
-    },
-    evidence?.completedAt && {
-      at: evidence.completedAt,
-      step: "snapshots completed",
-      detail: evidence.snapshots.map((snapshot) => snapshot.snapshotId).join(", "),
-    },
-    replacement?.readiness && {
-      at: replacement.readiness.checkedAt,
-      step: "replacement ready",
-      detail: replacement.readiness.newInstanceIds.join(", ") || "none",
-    },
-    replacement?.verdict && {
-      at: replacement.verdict.probedAt,
-      step: "replacement probed",
-      detail: replacement.verdict.passed ? "passed" : replacement.verdict.reasons.join("; "),
-    },
-    failure && { at, step: "failed", detail: `${failure.Error}: ${failure.Cause ?? ""}` },
-    { at, step: "reported", detail: failure ? "quarantine incomplete" : "quarantine completed" },
-  ].filter((entry): entry is { at: string; step: string; detail: string } => !!entry);
+  const { validated: replacementValidated, reasons: replacementReasons } = replacementVerdict(input);
+
+  // What AWS says now, not what the steps meant to do.
+  const current = new Map(
+    (await describeSuspects(plan.instanceIds, new Map())).map((instance) => [instance.instanceId, instance]),
+  );
+  const openBy = openPaths(input, current);
+  const notDone = notDoneOf(input, openBy);
+  const failed = notDone.length > 0;
+  const timeline = timelineOf(input, at, notDone);
 
   const manifests = [];
   for (const instance of plan.instances) {
-    const groups = isolated?.groups[instance.vpcId];
-    const manifest: EvidenceManifest = {
-      caseId: plan.caseId,
-      actor: plan.requestedBy,
-      reason: plan.reason,
+    const manifest = manifestOf({
+      outcome: input,
       instance,
-      group: plan.group?.groupName,
-      isolation: {
-        isolationGroupId: groups?.isolationGroupId,
-        untrackGroupId: groups?.untrackGroupId,
-        previousGroups: Object.fromEntries(
-          instance.networkInterfaces.map((eni) => [eni.networkInterfaceId, eni.groups]),
-        ),
-        previousInstanceProfile: instance.iamInstanceProfile?.arn,
-        detachedElasticIps: instance.elasticIps.map((address) => address.publicIp),
-      },
-      snapshots: (evidence?.snapshots ?? [])
-        .filter((snapshot) => snapshot.instanceId === instance.instanceId)
-        .map((snapshot) => ({
-          snapshotId: snapshot.snapshotId,
-          volumeId: snapshot.volumeId,
-          state:
-            evidence?.states.find((state) => state.snapshotId === snapshot.snapshotId)?.state ?? "unknown",
-        })),
-      replacement: {
-        instanceIds: replacement?.readiness?.newInstanceIds ?? [],
-        validated: replacementValidated === true,
-        reasons: replacementReasons,
-      },
+      current: current.get(instance.instanceId),
+      open: openBy.get(instance.instanceId) ?? [],
+      replacement: { validated: replacementValidated, reasons: replacementReasons },
       timeline,
-    };
+    });
     const digest = manifestDigest(manifest);
     const record = await readQuarantineRecord(config().PHOENIX_TABLE, instance.instanceId);
     if (record)
@@ -162,29 +173,40 @@ async function reportStep(input: z.output<typeof ReportInputSchema>) {
   };
   await publishEvent(bus, "Quarantine Completed", {
     ...summary,
-    complete: !failure,
+    complete: !failed,
     replacementValidated,
     manifests,
   });
-  if (failure)
+  const stillOpenNow = Object.fromEntries([...openBy].filter(([, open]) => open.length > 0));
+  if (failed)
     await publishEvent(bus, "Quarantine Failed", {
       ...summary,
-      error: failure.Error,
-      cause: failure.Cause,
+      instanceIds: plan.instanceIds,
+      error: input.failure?.Error ?? "QuarantineIncomplete",
+      notDone,
+      stillOpen: stillOpenNow,
       timeline,
     });
-  if (replacementValidated === false && !failure)
+  if (replacementValidated === false && !failed)
     await publishEvent(bus, "Quarantine Replacement Failed", { ...summary, reasons: replacementReasons });
-  const cause = failure
-    ? `quarantine of ${plan.instanceIds.join(", ")} stopped at ${timeline.at(-3)?.step ?? "the start"}: ${failure.Error}: ${failure.Cause ?? ""} (nothing was undone)`
+  const isolatedNow = [...openBy.values()].every((open) => open.length === 0);
+  const cause = failed
+    ? `quarantine of ${plan.instanceIds.join(", ")} incomplete (${isolatedNow ? "the network containment holds" : "NOT CONTAINED"}): ${notDone.join("; ")} (nothing was undone)`
     : replacementValidated === false
       ? `${plan.instanceIds.join(", ")} quarantined, but the replacement was not validated: ${replacementReasons.join("; ")}`
       : "";
-  logger.warn("quarantine reported", { caseId: plan.caseId, replacementValidated, failed: !!failure });
+  logger.warn("quarantine reported", {
+    caseId: plan.caseId,
+    replacementValidated,
+    failed,
+    stillOpen: stillOpenNow,
+  });
   return {
     caseId: plan.caseId,
     instanceIds: plan.instanceIds,
-    failed: !!failure,
+    failed,
+    contained: isolatedNow,
+    stillOpen: stillOpenNow,
     replacementValidated,
     cause,
     manifests,

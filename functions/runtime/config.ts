@@ -59,6 +59,17 @@ const EnvironmentSchema = z.object({
     .string()
     .default("")
     .transform((value) => value || undefined),
+  /**
+   * Quarantine's network ACL mode: "tagged-subnets" also cuts off, with a deny-all network ACL, a suspect's
+   * subnet when it is tagged phoenix:isolation-nacl=allowed (every instance of that subnet loses its traffic
+   * across the subnet boundary); "off" never touches network ACLs.
+   */
+  PHOENIX_ISOLATION_NETWORK_ACL: z.enum(["off", "tagged-subnets"]).default("off"),
+  /** Quarantine denies the suspect's role to sessions issued to the suspect before containment. */
+  PHOENIX_REVOKE_CREDENTIALS: z
+    .enum(["true", "false"])
+    .default("true")
+    .transform((value) => value === "true"),
   /** The stack's region: an image rollout uses the AMI distributed to it. */
   AWS_REGION: z.string().min(1).default("us-east-1"),
   /** Parameter Store path under which golden AMI parameters live: <prefix><channel>. */

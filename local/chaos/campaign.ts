@@ -9,6 +9,7 @@ import { type ChaosRun, drawRun, type Fault, type FaultKind, runSeed } from "./g
 import { InvariantMonitor, type Violation } from "./monitor";
 import type { ExecutionFacts } from "./monitor/facts";
 import { sweepPeriodSeconds } from "./monitor/removals";
+import { eventualConsistencyActed, shapesOf } from "./quarantine-faults";
 
 /** How one execution ended, in the campaign's words. */
 export type ExecutionResult = "completed" | "rolled back" | "skipped" | "refused" | "stopped" | "failed";
@@ -173,6 +174,7 @@ export async function runChaos(
         const suspect = members[fault.memberIndex % Math.max(1, members.length)];
         if (!suspect) return;
         count("quarantine");
+        for (const shape of shapesOf(world.requireInstance(suspect), faults)) count(shape);
         say(`a responder quarantines ${suspect}`);
         sim.putEvent({
           eventBusName: PHOENIX_BUS,
@@ -224,6 +226,9 @@ export async function runChaos(
   if (capacity) count("insufficient-capacity", capacity.launches - world.faults.insufficientCapacityLaunches);
   if (silent) count("silent-instances", silent.launches - world.faults.silentLaunches);
   if (has(faults, "bad-image")) count("bad-image");
+  const notYetVisible = eventualConsistencyActed(sim.journal);
+  if (has(faults, "sg-eventual-consistency") && notYetVisible > 0)
+    count("sg-eventual-consistency", notYetVisible);
   const orphansReaped = [...world.instances.values()].filter(
     (instance) => instance.terminatedBy?.caller?.functionKey === "sweepFleet",
   ).length;

@@ -4,9 +4,15 @@
 import { MANAGED_LAUNCH_TEMPLATE, MANAGED_TAGS, type Scenario, ScenarioSchema } from "../scenario";
 import { Random } from "../sim/random";
 import { PHOENIX_BUS } from "../stack";
+import {
+  drawQuarantineFault,
+  QUARANTINE_FAULT_KINDS,
+  type QuarantineFault,
+  shapeSuspects,
+} from "./quarantine-faults";
 
-/** Every kind of fault the campaign injects. */
-export const FAULT_KINDS = [
+/** The faults drawn for every run. */
+const BASE_FAULT_KINDS = [
   "throttling",
   "insufficient-capacity",
   "silent-instances",
@@ -22,6 +28,8 @@ export const FAULT_KINDS = [
   "stop-execution",
   "execution-timeout",
 ] as const;
+/** Every kind of fault the campaign injects (a suspect's shapes come with a quarantine, drawn on their own). */
+export const FAULT_KINDS = [...BASE_FAULT_KINDS, ...QUARANTINE_FAULT_KINDS] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 /** How the work starts: an operator, a golden image, or the scheduled age sweep. */
@@ -44,7 +52,8 @@ export type Fault =
   /** An operator stops the running replacement (StopExecution): none of its own clean-up runs. */
   | { kind: "stop-execution"; atSeconds: number }
   /** The running replacement reaches its execution timeout (TIMED_OUT): likewise. */
-  | { kind: "execution-timeout"; atSeconds: number };
+  | { kind: "execution-timeout"; atSeconds: number }
+  | QuarantineFault;
 
 /** A drawn run: its seed, the account, the trigger and the faults. */
 export interface ChaosRun {
@@ -67,9 +76,11 @@ export function runSeed(campaignSeed: number, index: number): number {
 
 const pick = <T>(random: Random, items: readonly T[]): T => items[random.int(items.length)] as T;
 
+type BaseFaultKind = (typeof BASE_FAULT_KINDS)[number];
+
 /** Which faults a trigger can meet (event faults need events; a sweep has no new image to be bad). */
-function applicableFaults(trigger: Trigger): FaultKind[] {
-  return FAULT_KINDS.filter((kind) => {
+function applicableFaults(trigger: Trigger): BaseFaultKind[] {
+  return BASE_FAULT_KINDS.filter((kind) => {
     if (kind === "duplicate-delivery" || kind === "out-of-order") return trigger === "image-event";
     if (kind === "bad-image") return trigger !== "age-sweep";
     return true;
@@ -101,6 +112,16 @@ const IMAGES = {
   newer: "ami-0c1d2e3f4a5b60003",
 };
 
+/**
+ * The suspect a run's quarantine meets has every shape at once (Spot, instance-store root, volumes under
+ * customer-managed keys, Elastic IP with public and IPv6 sessions, in a VPC where new groups take a while to
+ * be seen): the hardest one. Each shape alone is a scenario of its own (local/scenarios/quarantine-*.json).
+ */
+function drawSuspectShapes(seed: number): QuarantineFault[] {
+  const random = new Random((seed ^ 0x5a17ed) >>> 0);
+  return QUARANTINE_FAULT_KINDS.map((kind) => drawQuarantineFault(kind, random));
+}
+
 /** Draws run `seed`: the same seed always gives the same run. */
 export function drawRun(seed: number): ChaosRun {
   const random = new Random(seed);
@@ -108,7 +129,7 @@ export function drawRun(seed: number): ChaosRun {
   const groupCount = trigger === "manual" ? 1 : random.chance(0.4) ? 2 : 1;
   const kinds = applicableFaults(trigger);
   const faultCount = pick(random, [0, 1, 1, 2, 2, 3]);
-  const chosen = new Set<FaultKind>();
+  const chosen = new Set<BaseFaultKind>();
   while (chosen.size < faultCount) chosen.add(pick(random, kinds));
 
   const groups = Array.from({ length: groupCount }, (_, index) => {
@@ -153,6 +174,9 @@ export function drawRun(seed: number): ChaosRun {
         throw new Error(`no fault ${kind satisfies never}`);
     }
   });
+  // A run with a quarantine meets a suspect of every shape, drawn from a stream of its own so that the rest
+  // of every run is drawn as before.
+  if (chosen.has("quarantine")) faults.push(...drawSuspectShapes(seed));
   const badImage = chosen.has("bad-image");
   // The sweep's budgets, so that they bind: tight rate budgets, few groups at once, a minimum age, windows
   // open or closed at the start (09:00 UTC on a Monday), and a second sweep half an hour later.
@@ -179,11 +203,13 @@ export function drawRun(seed: number): ChaosRun {
       { imageId: IMAGES.target, name: "golden-2", good: !badImage },
       { imageId: IMAGES.newer, name: "golden-3" },
     ],
+    // Every instance has a role (a quarantine then has credentials to revoke): a setting, not a draw.
     launchTemplates: [
       {
         name: "app",
         versions: [IMAGES.current, IMAGES.target],
         defaultVersion: 1,
+        instanceProfile: "app",
         ...MANAGED_LAUNCH_TEMPLATE,
       },
     ],
@@ -260,6 +286,7 @@ export function drawRun(seed: number): ChaosRun {
               expect: [{ stateMachine: "replace-group", status: "SUCCEEDED" }],
             },
   });
+  shapeSuspects(scenario, faults);
   return {
     seed,
     trigger,

@@ -13,10 +13,14 @@ import {
   type SimGroup,
   type SimImage,
   type SimInstance,
+  type SimKmsKey,
   type SimLaunchTemplate,
   type SimLogEntry,
+  type SimNetworkAcl,
+  type SimRole,
   type SimSecurityGroup,
   type SimSnapshot,
+  type SimSubnet,
   type SimTargetGroup,
   type SimTemplateVersion,
   type SimTiming,
@@ -57,6 +61,11 @@ export interface SimFaults {
   insufficientCapacityLaunches: number;
   /** The next N instances Auto Scaling launches boot, but their application never answers. */
   silentLaunches: number;
+  /**
+   * Calls ("ec2:CreateSnapshots") AWS refuses with the given error, `times` more times, only those whose
+   * input `when` accepts if given (a test's or campaign's injection).
+   */
+  refusals: Map<string, { code: string; message: string; times: number; when?: (input: unknown) => boolean }>;
 }
 
 interface Bucket extends BucketSpec {
@@ -76,6 +85,19 @@ export interface InstanceArgs {
   iamInstanceProfileArn?: string;
   /** The launch template version's TagSpecifications. */
   tagSpecifications?: SimTemplateVersion["tagSpecifications"];
+  /** "spot" for a Spot instance. */
+  lifecycle?: "spot";
+  rootDeviceType?: "ebs" | "instance-store";
+  /** What a shutdown from inside does (EC2's default for an EBS-backed instance: stop). */
+  shutdownBehavior?: "stop" | "terminate";
+  /** EBS volumes besides the root: device, size, and the KMS key (ARN) encrypting it, if any. */
+  dataVolumes?: { deviceName: string; sizeGiB: number; kmsKeyId?: string }[];
+  /** KMS key (ARN) encrypting the root volume, if any. */
+  rootKmsKeyId?: string;
+  /** IPv6 addresses on the primary interface. */
+  ipv6Addresses?: string[];
+  /** The primary interface gets a public IPv4 address from Amazon's pool. */
+  publicIp?: boolean;
 }
 
 /** Options to build a world. */
@@ -100,6 +122,12 @@ export abstract class SimAccount {
   readonly securityGroups = new Map<string, SimSecurityGroup>();
   readonly addresses = new Map<string, SimAddress>();
   readonly instanceProfiles = new Set<string>();
+  /** The role of each instance profile (by ARN). */
+  readonly instanceProfileRoles = new Map<string, string>();
+  readonly roles = new Map<string, SimRole>();
+  readonly kmsKeys = new Map<string, SimKmsKey>();
+  readonly subnets = new Map<string, SimSubnet>();
+  readonly networkAcls = new Map<string, SimNetworkAcl>();
   readonly snapshots = new Map<string, SimSnapshot>();
   readonly images = new Map<string, SimImage>();
   readonly launchTemplates = new Map<string, SimLaunchTemplate>();
@@ -123,7 +151,12 @@ export abstract class SimAccount {
   readonly log: SimLogEntry[] = [];
   /** Active and serving members per group, kept up to date as they change (census.ts). */
   readonly census: GroupCensus = new GroupCensus(this);
-  readonly faults: SimFaults = { throttleShare: 0, insufficientCapacityLaunches: 0, silentLaunches: 0 };
+  readonly faults: SimFaults = {
+    throttleShare: 0,
+    insufficientCapacityLaunches: 0,
+    silentLaunches: 0,
+    refusals: new Map(),
+  };
   /**
    * Who is acting right now: "phoenix" while an API call is answered, "aws" for the account's own timers,
    * or a fault's name. Terminations and deregistrations remember it, so invariants can tell Phoenix's
@@ -228,6 +261,14 @@ export abstract class SimAccount {
   apiLatency(): void {
     const [min, max] = this.timing.apiLatencyMs;
     this.clock.advanceBy(this.random.between(min, max));
+  }
+
+  /** An injected refusal of `operation` ("ec2:CreateSnapshots") with this input, used up once thrown. */
+  refusalOf(operation: string, input: unknown): SimAwsError | undefined {
+    const refusal = this.faults.refusals.get(operation);
+    if (!refusal || refusal.times <= 0 || (refusal.when && !refusal.when(input))) return undefined;
+    refusal.times -= 1;
+    return new SimAwsError(refusal.code, refusal.message);
   }
 
   /** Takes a token from a bucket, or throws the given throttling error when it is empty. */

@@ -3,7 +3,9 @@ import * as CloudWatch from "@aws-sdk/client-cloudwatch";
 import * as EC2 from "@aws-sdk/client-ec2";
 import * as ElasticLoadBalancingV2 from "@aws-sdk/client-elastic-load-balancing-v2";
 import * as EventBridge from "@aws-sdk/client-eventbridge";
+import * as IAM from "@aws-sdk/client-iam";
 import * as Imagebuilder from "@aws-sdk/client-imagebuilder";
+import * as KMS from "@aws-sdk/client-kms";
 import * as SFN from "@aws-sdk/client-sfn";
 import * as SSM from "@aws-sdk/client-ssm";
 import { mockClient } from "aws-sdk-client-mock";
@@ -49,6 +51,8 @@ const SERVICES = {
     Exception: Imagebuilder.ImagebuilderServiceException,
   },
   ssm: { name: "ssm", module: SSM, Client: SSM.SSMClient, Exception: SSM.SSMServiceException },
+  iam: { name: "iam", module: IAM, Client: IAM.IAMClient, Exception: IAM.IAMServiceException },
+  kms: { name: "kms", module: KMS, Client: KMS.KMSClient, Exception: KMS.KMSServiceException },
 } as const;
 
 /** A call the simulated account answered (or refused), for cost figures and dry-run assertions. */
@@ -79,6 +83,8 @@ export function answerCall(world: SimWorld, route: Route, input: unknown, journa
       );
     }
     world.takeToken(route.bucket, route.throttleCode);
+    const refusal = world.refusalOf(operation, input);
+    if (refusal) throw refusal;
     const output = world.as("phoenix", () => route.answer(world, input), caller);
     world.changed();
     return output;

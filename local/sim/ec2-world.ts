@@ -1,19 +1,18 @@
-// EC2 in the simulated account: instances from launch to termination, their network interfaces and
-// connection tracking, security groups, and EBS snapshots.
-import { type InstanceArgs, SimAccount, SimAwsError } from "./account";
+// EC2 in the simulated account: instances from launch to termination, their interfaces, volumes and
+// instance profiles, and EBS snapshots. Networking (groups, ACLs, connection tracking) is network-world.ts.
+import type { InstanceArgs } from "./account";
 import { bootSecondsOf } from "./launch-draws";
 import type { SimInstance, SimSnapshot, SimVolume } from "./model";
+import { DEFAULT_CONNECTION_TRACKING, SimNetwork } from "./network-world";
 
 /** EC2's behaviour; Auto Scaling and load balancing hook in where EC2 hands over to them. */
-export abstract class SimEc2 extends SimAccount {
+export abstract class SimEc2 extends SimNetwork {
   protected ipCounter = 10;
 
   /** Auto Scaling takes a member that became running into service. */
   protected abstract enterService(instance: SimInstance): void;
   /** Auto Scaling forgets a member that terminated. */
   protected abstract leaveGroup(instance: SimInstance): void;
-  /** Load balancers check an instance again after its network or state changed. */
-  abstract wakeTargets(instanceId: string): void;
 
   /** Creates an instance in pending state and schedules its way to running and to a booted application. */
   launchInstance(args: InstanceArgs): SimInstance {
@@ -44,7 +43,7 @@ export abstract class SimEc2 extends SimAccount {
     });
   }
 
-  /** An instance with its network interface, root volume and instance profile, as RunInstances makes it. */
+  /** An instance with its network interface, volumes and instance profile, as RunInstances makes it. */
   protected createInstance(
     args: InstanceArgs,
     at: { state: "pending" | "running"; launchTime: number; appReadyAt?: number },
@@ -52,14 +51,24 @@ export abstract class SimEc2 extends SimAccount {
     const image = this.images.get(args.imageId);
     const privateIpAddress = this.nextIp();
     const instanceId = this.newId("i");
-    const volume: SimVolume = {
+    const subnet = this.subnetOf(args.availabilityZone);
+    const rootDeviceType = args.rootDeviceType ?? "ebs";
+    const volume = (deviceName: string, sizeGiB: number, kmsKeyId?: string): SimVolume => ({
       volumeId: this.newId("vol"),
-      sizeGiB: 30,
+      sizeGiB,
       availabilityZone: args.availabilityZone,
-      deviceName: "/dev/xvda",
+      deviceName,
+      // Volumes attached at launch go with the instance unless told otherwise.
       deleteOnTermination: true,
       tags: new Map(Object.entries(args.tagSpecifications?.volume ?? {})),
-    };
+      encrypted: kmsKeyId !== undefined,
+      kmsKeyId,
+    });
+    // An instance-store root is not an EBS volume: EC2 lists only EBS volumes in the block device mappings.
+    const volumes = [
+      ...(rootDeviceType === "ebs" ? [volume("/dev/xvda", 30, args.rootKmsKeyId)] : []),
+      ...(args.dataVolumes ?? []).map((data) => volume(data.deviceName, data.sizeGiB, data.kmsKeyId)),
+    ];
     const instance: SimInstance = {
       instanceId,
       imageId: args.imageId,
@@ -68,6 +77,8 @@ export abstract class SimEc2 extends SimAccount {
       privateIpAddress,
       launchTime: at.launchTime,
       state: at.state,
+      instanceLifecycle: args.lifecycle,
+      rootDeviceType,
       launchTemplate: args.launchTemplate,
       // The template's instance tags, then the group's propagated tags (the group's win on the same key).
       // https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-tagging.html
@@ -79,25 +90,48 @@ export abstract class SimEc2 extends SimAccount {
       healthStatus: "Healthy",
       protectedFromScaleIn: false,
       disableApiTermination: false,
-      shutdownBehavior: "terminate",
+      // An instance-store backed instance can only terminate when shut down from inside.
+      shutdownBehavior: rootDeviceType === "ebs" ? (args.shutdownBehavior ?? "stop") : "terminate",
       vpcId: this.vpcId,
-      subnetId: `subnet-${args.availabilityZone.slice(-1)}0000000000000001`,
+      subnetId: subnet.subnetId,
       networkInterfaces: [
         {
           networkInterfaceId: this.newId("eni"),
+          subnetId: subnet.subnetId,
+          deviceIndex: 0,
           privateIpAddress,
+          ipv6Addresses: [...(args.ipv6Addresses ?? [])],
           groups: [...(args.securityGroupIds ?? [])],
           tags: new Map(Object.entries(args.tagSpecifications?.["network-interface"] ?? {})),
+          assignPublicIp: args.publicIp === true,
+          connectionTracking: { ...DEFAULT_CONNECTION_TRACKING },
         },
       ],
-      iamInstanceProfile: args.iamInstanceProfileArn
-        ? { arn: args.iamInstanceProfileArn, associationId: this.newId("iip-assoc") }
-        : undefined,
-      volumes: [volume],
+      roleSessions: [],
+      volumes,
       connections: [],
     };
+    if (args.iamInstanceProfileArn)
+      this.associateProfile(instance, args.iamInstanceProfileArn, at.launchTime);
+    for (const eni of instance.networkInterfaces) this.settlePublicIp(instance, eni);
     this.instances.set(instance.instanceId, instance);
     return instance;
+  }
+
+  /** Gives an instance a profile under a new association: from now on its credentials are sessions of its role. */
+  associateProfile(instance: SimInstance, arn: string, at = this.clock.now()): string {
+    this.endProfile(instance, at);
+    instance.iamInstanceProfile = { arn, associationId: this.newId("iip-assoc") };
+    const roleName = this.instanceProfileRoles.get(arn);
+    const role = roleName ? this.roles.get(roleName) : undefined;
+    if (role) instance.roleSessions.push({ roleArn: role.arn, from: at });
+    return instance.iamInstanceProfile.associationId;
+  }
+
+  /** Takes an instance's profile away: no new credentials are issued to it (those issued stay valid). */
+  endProfile(instance: SimInstance, at = this.clock.now()): void {
+    instance.iamInstanceProfile = undefined;
+    for (const session of instance.roleSessions) session.to ??= at;
   }
 
   protected nextIp(): string {
@@ -130,74 +164,18 @@ export abstract class SimEc2 extends SimAccount {
     );
   }
 
-  /** Whether any security group of the instance lets traffic in (health checks, clients). */
-  acceptsInbound(instance: SimInstance): boolean {
-    const groups = instance.networkInterfaces.flatMap((eni) => eni.groups);
-    return groups.length === 0 || groups.some((id) => (this.securityGroups.get(id)?.ingress.length ?? 1) > 0);
-  }
-
-  /** A group allowing all traffic in and out from anywhere: connections under it are not tracked. */
-  allowsAllTraffic(groupId: string): boolean {
-    const group = this.securityGroups.get(groupId);
-    const open = (rules: { protocol: string; cidr: string }[]) =>
-      rules.some((rule) => rule.protocol === "-1" && rule.cidr === "0.0.0.0/0");
-    return !!group && open(group.ingress) && open(group.egress);
-  }
-
   /**
-   * Changes the security groups of a network interface, with EC2's connection tracking: a connection
-   * tracked under the old groups survives the change even if no new rule allows it; a connection that was
-   * untracked (all traffic allowed) ends at once when the new groups do not allow it. Moving to an
-   * all-traffic group first untracks everything, which is why isolation takes two steps.
+   * Starts an EBS snapshot; it completes after a time proportional to the volume's size. A snapshot of an
+   * encrypted volume is encrypted with the volume's KMS key
+   * (https://docs.aws.amazon.com/ebs/latest/userguide/ebs-encryption.html). Snapshots taken by one
+   * CreateSnapshots call share `snapshotSet`: they are crash-consistent with each other.
    */
-  setInterfaceGroups(instance: SimInstance, networkInterfaceId: string, groupIds: string[]): void {
-    const eni = instance.networkInterfaces.find((item) => item.networkInterfaceId === networkInterfaceId);
-    if (!eni) {
-      throw new SimAwsError(
-        "InvalidNetworkInterfaceID.NotFound",
-        `The networkInterface ID '${networkInterfaceId}' does not exist`,
-      );
-    }
-    for (const id of groupIds) {
-      const group = this.securityGroups.get(id);
-      if (!group || group.vpcId !== instance.vpcId) {
-        throw new SimAwsError(
-          "InvalidGroup.NotFound",
-          `The security group '${id}' does not exist in VPC '${instance.vpcId}'`,
-        );
-      }
-    }
-    eni.groups = [...groupIds];
-    this.record({
-      kind: "security-groups-changed",
-      groupName: instance.groupName,
-      instanceId: instance.instanceId,
-      message: `${networkInterfaceId} of ${instance.instanceId} now in ${groupIds.map((id) => this.securityGroups.get(id)?.groupName ?? id).join(", ")}`,
-    });
-    const allowsAll = groupIds.some((id) => this.allowsAllTraffic(id));
-    const allows = (direction: "inbound" | "outbound") =>
-      groupIds.some((id) => {
-        const group = this.securityGroups.get(id);
-        return ((direction === "inbound" ? group?.ingress : group?.egress) ?? []).length > 0;
-      });
-    for (const connection of instance.connections.filter((item) => item.open)) {
-      if (allowsAll) connection.tracked = false;
-      else if (!connection.tracked && !allows(connection.direction)) {
-        connection.open = false;
-        connection.closedAt = this.clock.now();
-        this.record({
-          kind: "connection-closed",
-          groupName: instance.groupName,
-          instanceId: instance.instanceId,
-          message: `${instance.instanceId}: connection ${connection.direction === "outbound" ? "to" : "from"} ${connection.peer} closed`,
-        });
-      }
-    }
-    this.wakeTargets(instance.instanceId);
-  }
-
-  /** Starts an EBS snapshot; it completes after a time proportional to the volume's size. */
-  startSnapshot(volume: SimVolume, description: string, tags: Record<string, string>): SimSnapshot {
+  startSnapshot(
+    volume: SimVolume,
+    description: string,
+    tags: Record<string, string>,
+    snapshotSet?: string,
+  ): SimSnapshot {
     const seconds = 60 + volume.sizeGiB * this.timing.snapshotSecondsPerGiB;
     const snapshot: SimSnapshot = {
       snapshotId: this.newId("snap"),
@@ -207,6 +185,9 @@ export abstract class SimEc2 extends SimAccount {
       startTime: this.clock.now(),
       completesAt: this.clock.now() + seconds * 1000,
       tags: new Map(Object.entries(tags)),
+      encrypted: volume.encrypted,
+      kmsKeyId: volume.kmsKeyId,
+      snapshotSet,
     };
     this.snapshots.set(snapshot.snapshotId, snapshot);
     this.record({

@@ -14,7 +14,27 @@ export interface IamRequest {
   context: Record<string, string | string[]>;
   /** Why this authorization happens when it is not the call's own action (a row of EXTRA_AUTHORIZATIONS). */
   extra?: string;
+  /** The resource's own policy, where the service requires one (a KMS key's key policy). */
+  resourcePolicy?: unknown;
 }
+
+/**
+ * The default key policy of a KMS key created without one: the account's IAM policies decide
+ * (https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html). KMS requires the key
+ * policy to allow too; a key with no such statement is out of every IAM policy's reach.
+ */
+const defaultKeyPolicy = (accountId: string) => ({
+  Version: "2012-10-17",
+  Statement: [
+    {
+      Sid: "Enable IAM User Permissions",
+      Effect: "Allow",
+      Principal: { AWS: `arn:aws:iam::${accountId}:root` },
+      Action: "kms:*",
+      Resource: "*",
+    },
+  ],
+});
 
 /**
  * Authorizations AWS makes beyond the call's own action, each from AWS's documentation (iam-data lists no
@@ -372,6 +392,8 @@ export function authorizationsFor(
       ];
     }
     case "ec2:AuthorizeSecurityGroupIngress":
+    case "ec2:AuthorizeSecurityGroupEgress":
+    case "ec2:RevokeSecurityGroupIngress":
     case "ec2:RevokeSecurityGroupEgress":
       return [
         {
@@ -393,6 +415,92 @@ export function authorizationsFor(
         ...tagOnCreate("CreateSnapshot", a.snapshot("*"), tags),
       ];
     }
+    // One crash-consistent set: the instance, each of its volumes snapshotted, and the new snapshots.
+    // https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateSnapshots.html
+    case "ec2:CreateSnapshots": {
+      const tags = specified(input.TagSpecifications, "snapshot");
+      const spec = input.InstanceSpecification ?? {};
+      const target = world.instances.get(spec.InstanceId);
+      const excluded = new Set<string>(spec.ExcludeDataVolumeIds ?? []);
+      return [
+        instance(spec.InstanceId),
+        ...(target?.volumes ?? [])
+          .filter((volume) => !excluded.has(volume.volumeId))
+          .map((volume) => ({
+            action,
+            resource: a.ec2(`volume/${volume.volumeId}`),
+            context: resourceTags(volume.tags, "ec2"),
+          })),
+        { action, resource: a.snapshot("*"), context: requestTags(tags) },
+        ...tagOnCreate("CreateSnapshots", a.snapshot("*"), tags),
+      ];
+    }
+    // ------------------------------------------------------------------ Network ACL isolation
+    case "ec2:CreateNetworkAcl": {
+      const tags = specified(input.TagSpecifications, "network-acl");
+      return [
+        { action, resource: a.ec2("network-acl/*"), context: requestTags(tags) },
+        { action, resource: a.ec2(`vpc/${input.VpcId}`), context: {} },
+        ...tagOnCreate("CreateNetworkAcl", a.ec2("network-acl/*"), tags),
+      ];
+    }
+    case "ec2:CreateNetworkAclEntry":
+    case "ec2:DeleteNetworkAclEntry":
+      return [
+        {
+          action,
+          resource: a.ec2(`network-acl/${input.NetworkAclId}`),
+          context: resourceTags(world.networkAcls.get(input.NetworkAclId)?.tags, "ec2"),
+        },
+      ];
+    case "ec2:ReplaceNetworkAclAssociation": {
+      const subnet = [...world.subnets.values()].find(
+        (item) => item.networkAclAssociation.associationId === input.AssociationId,
+      );
+      return [
+        {
+          action,
+          resource: a.ec2(`subnet/${subnet?.subnetId ?? "unknown"}`),
+          context: resourceTags(subnet?.tags, "ec2"),
+        },
+        {
+          action,
+          resource: a.ec2(`network-acl/${input.NetworkAclId}`),
+          context: resourceTags(world.networkAcls.get(input.NetworkAclId)?.tags, "ec2"),
+        },
+      ];
+    }
+    // ------------------------------------------------------------------ KMS and IAM (credential revocation)
+    case "kms:DescribeKey": {
+      const key = [...world.kmsKeys.values()].find(
+        (item) => item.arn === input.KeyId || item.keyId === input.KeyId,
+      );
+      return [
+        {
+          action,
+          resource: key?.arn ?? `arn:aws:kms:${world.region}:${world.accountId}:key/${input.KeyId}`,
+          context: {},
+          resourcePolicy: defaultKeyPolicy(world.accountId),
+        },
+      ];
+    }
+    case "iam:GetInstanceProfile":
+      return [
+        {
+          action,
+          resource: `arn:aws:iam::${world.accountId}:instance-profile/${input.InstanceProfileName}`,
+          context: {},
+        },
+      ];
+    case "iam:PutRolePolicy":
+    case "iam:DeleteRolePolicy":
+      return [
+        {
+          action,
+          resource: a.role(input.RoleName),
+          context: resourceTags(world.roles.get(input.RoleName)?.tags, "iam"),
+        },
+      ];
     case "ec2:CreateLaunchTemplateVersion": {
       const template =
         world.launchTemplates.get(input.LaunchTemplateId) ??

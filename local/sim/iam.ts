@@ -251,11 +251,18 @@ export class IamEnforcer {
         request.action,
         resourceSignature(request.resource, role.policies),
         Object.entries(request.context).sort(),
+        request.resourcePolicy ?? null,
       ]);
       let pending = this.memo.get(key);
       if (!pending) {
         this.evaluations++;
-        pending = evaluate(role.roleArn, role.policies, request, this.world.accountId);
+        pending = evaluate(
+          role.roleArn,
+          role.policies,
+          request,
+          this.world.accountId,
+          request.resourcePolicy,
+        );
         this.memo.set(key, pending);
       }
       const { result, allowedBy } = await pending;

@@ -18,6 +18,16 @@ export interface SimTiming {
   launchRetrySeconds: number;
   /** An EBS snapshot completes after this many seconds per GiB (plus a minute). */
   snapshotSecondsPerGiB: number;
+  /**
+   * How long a new security group stays invisible to other calls, seconds [min, max]: EC2 is eventually
+   * consistent, so a call right after CreateSecurityGroup may answer InvalidGroup.NotFound
+   * (https://docs.aws.amazon.com/ec2/latest/devguide/eventual-consistency.html).
+   */
+  securityGroupPropagationSeconds: [number, number];
+  /** Instance-role credentials from the instance metadata service: a new set every hour... */
+  credentialRefreshSeconds: number;
+  /** ...each valid this long after it was issued. */
+  credentialLifetimeSeconds: number;
 }
 
 /** AWS-like defaults from DESIGN.md. */
@@ -30,6 +40,9 @@ export const DEFAULT_TIMING: SimTiming = {
   shuttingDownSeconds: [10, 30],
   launchRetrySeconds: 10,
   snapshotSecondsPerGiB: 3,
+  securityGroupPropagationSeconds: [0, 0],
+  credentialRefreshSeconds: 3600,
+  credentialLifetimeSeconds: 6 * 3600,
 };
 
 /** A token bucket: `burst` calls at once, refilled at `refillPerSecond`. */
@@ -62,6 +75,7 @@ export const DEFAULT_BUCKETS: Record<string, BucketSpec> = {
   "dynamodb:api": { burst: 1000, refillPerSecond: 500 },
   "imagebuilder:api": { burst: 20, refillPerSecond: 10 },
   "iam:api": { burst: 20, refillPerSecond: 10 },
+  "kms:api": { burst: 100, refillPerSecond: 50 },
 };
 
 /**
@@ -119,6 +133,7 @@ export interface SimTemplateVersion {
 export type LaunchTaggedResource = "instance" | "volume" | "network-interface";
 
 /** A security group rule: protocol "-1" is all traffic. */
+/** A security group rule: protocol "-1" is all traffic; an IPv6 rule's cidr has colons ("::/0"). */
 export interface SimRule {
   protocol: string;
   fromPort?: number;
@@ -134,27 +149,56 @@ export interface SimSecurityGroup {
   ingress: SimRule[];
   egress: SimRule[];
   tags: Map<string, string>;
+  /** Until then other calls answer InvalidGroup.NotFound (eventual consistency after CreateSecurityGroup). */
+  visibleAt?: number;
 }
 
 /** A network connection of an instance, for modelling connection tracking. */
 export interface SimConnection {
   id: string;
+  /** Address and port of the other end: "203.0.113.66:4444", or "[2001:db8::66]:4444" for IPv6. */
   peer: string;
   port: number;
   direction: "inbound" | "outbound";
+  protocol: "tcp" | "udp" | "icmp";
   /** Tracked connections survive security group changes; untracked ones end when no rule allows them. */
   tracked: boolean;
+  /**
+   * Set for flows EC2 tracks automatically whatever the rules (through a Network Load Balancer, NAT gateway,
+   * Gateway Load Balancer, Transit Gateway, ...): no security group change untracks them.
+   */
+  automaticallyTrackedBy?: string;
+  /** Seconds between its packets; absent: busy all the time, so it never idles out of tracking. */
+  idleSeconds?: number;
   open: boolean;
   closedAt?: number;
+  /** A tracked flow no rule allows any more ends at this moment, when it idles out. */
+  closesAt?: number;
+}
+
+/** Idle timeouts of connection tracking on a network interface, seconds. */
+export interface SimConnectionTracking {
+  tcpEstablishedTimeout: number;
+  udpStreamTimeout: number;
+  udpTimeout: number;
 }
 
 export interface SimNetworkInterface {
   networkInterfaceId: string;
+  subnetId: string;
+  /** 0 for the primary interface (eth0). */
+  deviceIndex: number;
   privateIpAddress: string;
+  ipv6Addresses: string[];
   groups: string[];
   /** Elastic IP association, if any. */
   association?: { allocationId: string; associationId: string; publicIp: string };
   tags: Map<string, string>;
+  /** A public IPv4 address from Amazon's pool (not an Elastic IP). */
+  publicIp?: string;
+  /** The interface gets a public IPv4 address from Amazon's pool whenever it has no Elastic IP. */
+  assignPublicIp: boolean;
+  connectionTracking: SimConnectionTracking;
 }
 
 export interface SimVolume {
@@ -164,16 +208,65 @@ export interface SimVolume {
   deviceName: string;
   deleteOnTermination: boolean;
   tags: Map<string, string>;
+  encrypted: boolean;
+  /** The KMS key encrypting it (an ARN), when encrypted. */
+  kmsKeyId?: string;
 }
 
 export interface SimSnapshot {
   snapshotId: string;
   volumeId: string;
   description: string;
-  state: "pending" | "completed";
+  state: "pending" | "completed" | "error";
   startTime: number;
   completesAt: number;
   tags: Map<string, string>;
+  encrypted: boolean;
+  kmsKeyId?: string;
+  /** Snapshots taken together by one CreateSnapshots call share it: one crash-consistent set. */
+  snapshotSet?: string;
+}
+
+/** A subnet, its tags and the network ACL it is associated with. */
+export interface SimSubnet {
+  subnetId: string;
+  vpcId: string;
+  availabilityZone: string;
+  tags: Map<string, string>;
+  networkAclAssociation: { associationId: string; networkAclId: string };
+}
+
+/** One numbered rule of a network ACL; the implicit last rule denies everything. */
+export interface SimNetworkAclEntry {
+  ruleNumber: number;
+  egress: boolean;
+  protocol: string;
+  ruleAction: "allow" | "deny";
+  cidr: string;
+}
+
+export interface SimNetworkAcl {
+  networkAclId: string;
+  vpcId: string;
+  isDefault: boolean;
+  entries: SimNetworkAclEntry[];
+  tags: Map<string, string>;
+}
+
+export interface SimKmsKey {
+  keyId: string;
+  arn: string;
+  state: "Enabled" | "Disabled" | "PendingDeletion";
+  manager: "CUSTOMER" | "AWS";
+  deletionDate?: number;
+}
+
+/** An IAM role, with its inline policies (name -> JSON document). */
+export interface SimRole {
+  roleName: string;
+  arn: string;
+  tags: Map<string, string>;
+  inlinePolicies: Map<string, string>;
 }
 
 export interface SimAddress {
@@ -204,6 +297,9 @@ export interface SimInstance {
   privateIpAddress: string;
   launchTime: number;
   state: Ec2State;
+  /** "spot" for a Spot instance; absent for On-Demand. */
+  instanceLifecycle?: "spot";
+  rootDeviceType: "ebs" | "instance-store";
   launchTemplate?: { launchTemplateId: string; launchTemplateName: string; version: string };
   tags: Map<string, string>;
   /** When the application starts answering; undefined: never (bad image). */
@@ -220,6 +316,8 @@ export interface SimInstance {
   subnetId: string;
   networkInterfaces: SimNetworkInterface[];
   iamInstanceProfile?: { arn: string; associationId: string };
+  /** Each time the instance held a role through its profile: its credentials are that role's sessions. */
+  roleSessions: { roleArn: string; from: number; to?: number }[];
   volumes: SimVolume[];
   connections: SimConnection[];
   /** Seen by the observer: when the instance was deregistered and when its draining ended. */
@@ -308,7 +406,10 @@ export interface SimLogEntry {
     | "connection-closed"
     | "snapshot-started"
     | "snapshot-completed"
-    | "instance-isolated";
+    | "instance-isolated"
+    | "network-acl-changed"
+    | "public-address-changed"
+    | "role-policy-changed";
   groupName?: string;
   instanceId?: string;
   message: string;

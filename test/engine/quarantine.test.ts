@@ -2,16 +2,19 @@ import { describe, expect, it } from "vitest";
 import { GroupNotManagedError, InvalidInputError, PhoenixError } from "../../functions/engine/errors";
 import {
   AlreadyQuarantinedError,
-  canonicalJson,
+  type ContainmentOptions,
   caseIdFor,
-  type EvidenceManifest,
   InstanceNotFoundError,
-  manifestDigest,
   planQuarantine,
   QuarantinePlanSchema,
   QuarantineRequestSchema,
   type SuspectInstance,
 } from "../../functions/engine/quarantine";
+import {
+  canonicalJson,
+  type EvidenceManifest,
+  manifestDigest,
+} from "../../functions/engine/quarantine-manifest";
 import { group, instance, instanceId, NOW, policy, target } from "../fixtures";
 
 const suspect = (n: number, overrides: Partial<SuspectInstance> = {}): SuspectInstance => ({
@@ -30,6 +33,7 @@ const suspect = (n: number, overrides: Partial<SuspectInstance> = {}): SuspectIn
   groupName: "web-prod",
   ...overrides,
 });
+const options: ContainmentOptions = { networkAcl: "off", revokeCredentials: true };
 const request = (ids: string[], extra: Record<string, unknown> = {}) =>
   QuarantineRequestSchema.parse({ instanceIds: ids, reason: "beaconing to a C2 address", ...extra });
 
@@ -76,6 +80,7 @@ describe("planning a quarantine", () => {
       target,
       policy: policy(),
       drainSeconds: 30,
+      options,
       now: NOW,
       ...overrides,
     });
@@ -127,6 +132,7 @@ describe("planning a quarantine", () => {
     const result = planQuarantine({
       request: request([instanceId(9)], { caseId: "IR-9" }),
       instances: [suspect(9, { groupName: undefined })],
+      options,
       now: NOW,
     });
     expect(result.caseId).toBe("IR-9");
@@ -187,8 +193,23 @@ describe("the evidence manifest", () => {
       actor: "soc",
       reason: "r",
       instance: suspect(1),
-      isolation: { previousGroups: { "eni-1": ["sg-app"] }, detachedElasticIps: [] },
-      snapshots: [{ snapshotId: "snap-1", volumeId: "vol-1", state: "completed" }],
+      containment: {
+        steps: [],
+        previousGroups: { "eni-1": ["sg-app"] },
+        publicAddressesRemoved: [],
+        detachedElasticIps: [],
+        stillOpen: [],
+        residual: [],
+      },
+      credentials: { revoked: [], notRevoked: [] },
+      preservation: { applied: [], limitations: [] },
+      evidence: {
+        method: "CreateSnapshots (one set)",
+        crashConsistent: true,
+        snapshots: [{ snapshotId: "snap-1", volumeId: "vol-1", state: "completed" }],
+        keys: [],
+      },
+      notPreserved: [],
       replacement: { instanceIds: [], validated: false, reasons: [] },
       timeline: [],
     };

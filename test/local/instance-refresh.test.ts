@@ -125,9 +125,11 @@ describe("instance refresh", () => {
   it("skips instances already on the desired configuration with SkipMatching", async () => {
     const { world, client } = fleet(10, (scenario) => {
       const group = scenario.groups[0] as Scenario["groups"][number];
+      // A cohort as the scenario file's defaults make it (an EBS root, no data volumes, no public address).
+      const plain = { rootDeviceType: "ebs" as const, dataVolumes: [], ipv6: 0, publicIp: false };
       group.instances = [
-        { count: 4, launchTemplateVersion: "2", ageHours: [1, 2] },
-        { count: 6, launchTemplateVersion: "1", ageHours: [10, 500] },
+        { count: 4, launchTemplateVersion: "2", ageHours: [1, 2], ...plain },
+        { count: 6, launchTemplateVersion: "1", ageHours: [10, 500], ...plain },
       ];
     });
     const untouched = world.requireGroup("big0").instanceIds.slice(0, 4);

@@ -5,7 +5,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { readQuarantineRecord } from "../../functions/aws/quarantine-records";
-import { canonicalJson, type EvidenceManifest } from "../../functions/engine/quarantine";
+import { canonicalJson, type EvidenceManifest } from "../../functions/engine/quarantine-manifest";
 import { loadScenario, MANAGED_LAUNCH_TEMPLATE, type Scenario } from "../../local/scenario";
 import { Simulation } from "../../local/simulation";
 import { PHOENIX_BUS, REPO_ROOT } from "../../local/stack";
@@ -45,24 +45,39 @@ const quarantine = (sim: Simulation, instanceIds: string[], extra: Record<string
 const reportOf = (outcome: ExecutionOutcome) => outcome.output as Report;
 
 describe("quarantine of a group member", () => {
-  it("protects the evidence before the instance is isolated or leaves its group", async () => {
+  it("contains first: the record, the tags and the group's ReplaceUnhealthy paused, no public address, then the two steps, before credentials, preservation, snapshots or detach", async () => {
     const { sim, suspect } = await account();
     const outcome = await quarantine(sim, [suspect]);
     expect(outcome.status).toBe("SUCCEEDED");
-    const order = sim.mutatingCalls().map((call) => call.operation.split(":")[1]);
+    const calls = sim.mutatingCalls();
+    const order = calls.map((call) => call.operation.split(":")[1]);
     const first = (operation: string) => order.indexOf(operation);
-    for (const preserve of [
-      "CreateTags",
+    const groupsSet = (name: string) =>
+      calls.findIndex((call) => {
+        const groups = (call.input as { Groups?: string[] }).Groups;
+        return groups?.length === 1 && sim.world.securityGroups.get(groups[0] as string)?.groupName === name;
+      });
+    // The record release needs is written before anything changes.
+    expect(order[0]).toBe("PutItem");
+    // Claimed and kept from Auto Scaling's health replacement before it is cut off (it then fails its checks).
+    expect(first("CreateTags")).toBeLessThan(first("DisassociateAddress"));
+    expect(first("SuspendProcesses")).toBeLessThan(first("DisassociateAddress"));
+    expect(first("DisassociateAddress")).toBeLessThan(groupsSet("phoenix-isolation-untrack"));
+    expect(groupsSet("phoenix-isolation-untrack")).toBeLessThan(groupsSet("phoenix-isolation"));
+    expect(groupsSet("phoenix-isolation")).toBeLessThan(first("DisassociateIamInstanceProfile"));
+    for (const later of [
+      "PutRolePolicy",
       "ModifyInstanceAttribute",
       "SetInstanceProtection",
-      "SuspendProcesses",
+      "CreateSnapshots",
+      "DetachInstances",
     ]) {
-      expect(first(preserve), preserve).toBeGreaterThanOrEqual(0);
-      expect(first(preserve), preserve).toBeLessThan(first("ModifyNetworkInterfaceAttribute"));
-      expect(first(preserve), preserve).toBeLessThan(first("DetachInstances"));
+      expect(first(later), later).toBeGreaterThan(groupsSet("phoenix-isolation"));
     }
-    // And the record release needs was written before anything changed.
-    expect(order[0]).toBe("PutItem");
+    expect(first("DisassociateIamInstanceProfile")).toBeLessThan(first("PutRolePolicy"));
+    expect(first("PutRolePolicy")).toBeLessThan(first("ModifyInstanceAttribute"));
+    expect(first("ModifyInstanceAttribute")).toBeLessThan(first("CreateSnapshots"));
+    expect(first("CreateSnapshots")).toBeLessThan(first("DetachInstances"));
   });
 
   it("isolates, keeps the instance running out of the group, and puts a validated replacement in its place", async () => {
@@ -153,22 +168,38 @@ describe("quarantine of a group member", () => {
       imageId: "ami-0c1d2e3f4a5b60002",
       vpcId: world.vpcId,
     });
-    expect(manifest.isolation.previousGroups).toEqual(
+    expect(manifest.containment.previousGroups).toEqual(
       Object.fromEntries(before.map((eni) => [eni.networkInterfaceId, eni.groups])),
     );
-    expect(manifest.isolation.previousInstanceProfile).toBe(
+    expect(manifest.containment.previousInstanceProfile).toBe(
       "arn:aws:iam::123456789012:instance-profile/web-app",
     );
-    expect(manifest.isolation.detachedElasticIps).toEqual(["198.51.100.23"]);
-    expect(manifest.snapshots).toHaveLength(1);
-    expect(manifest.snapshots[0]?.state).toBe("completed");
-    expect(world.snapshots.get(manifest.snapshots[0]?.snapshotId as string)?.tags.get("phoenix:case")).toBe(
-      "IR-7",
-    );
+    expect(manifest.containment).toMatchObject({
+      detachedElasticIps: ["198.51.100.23"],
+      publicAddressesRemoved: ["198.51.100.23"],
+      instanceProfileNow: "none",
+      stillOpen: [],
+    });
+    expect(manifest.containment.residual.join(" ")).toMatch(/automatically/);
+    expect(manifest.credentials).toMatchObject({
+      revoked: [{ roleName: "web-app", policyName: `phoenix-quarantine-${suspect}` }],
+      notRevoked: [],
+    });
+    expect(manifest.preservation.limitations).toEqual([]);
+    expect(manifest.preservation.applied).toContain("termination protection on");
+    expect(manifest.evidence).toMatchObject({ crashConsistent: true, keys: [] });
+    expect(manifest.evidence.snapshots).toHaveLength(1);
+    expect(manifest.evidence.snapshots[0]?.state).toBe("completed");
+    expect(manifest.notPreserved.join("\n")).toMatch(/^memory: /);
+    expect(
+      world.snapshots.get(manifest.evidence.snapshots[0]?.snapshotId as string)?.tags.get("phoenix:case"),
+    ).toBe("IR-7");
     expect(manifest.timeline.map((step) => step.step)).toEqual([
       "requested",
+      "contained",
+      "credentials revoked",
       "preserved",
-      "isolated",
+      "snapshots started",
       "detaching",
       "detached",
       "snapshots completed",

@@ -26,7 +26,8 @@ export async function reapLeftovers(args: {
     ? await findTaggedInstances(RETIRING_TAG, args.execution.executionArn)
     : await findInstancesWithTag(RETIRING_TAG);
   if (retiring.length === 0) return { terminate: [], left: [], terminated: [] };
-  const memberOf = await groupsOfInstances(retiring.map((instance) => instance.instanceId));
+  const memberships = await groupsOfInstances(retiring.map((instance) => instance.instanceId));
+  const memberOf = new Map([...memberships].map(([instanceId, { groupName }]) => [instanceId, groupName]));
   const statuses = new Map<string, string | undefined>();
   if (args.execution) statuses.set(args.execution.executionArn, args.execution.status);
   for (const arn of new Set(retiring.map((instance) => instance.tags[RETIRING_TAG] ?? ""))) {

@@ -53,6 +53,10 @@ export class InvariantMonitor {
       const facts = this.facts.started(execution);
       for (const invariant of this.invariants) invariant.onExecutionStarted?.(this.context, facts);
     });
+    sim.onExecutionEvent((event) => {
+      if (this.finished) return;
+      for (const invariant of this.invariants) invariant.onExecutionEvent?.(this.context, event);
+    });
     sim.onExecutionEnded((execution) => {
       const facts = this.facts.ended(execution);
       if (!facts) return;

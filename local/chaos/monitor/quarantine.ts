@@ -1,9 +1,18 @@
 // Quarantine: the suspect a request names is evidence. It is never terminated, never put back in a group or
-// a target group, never loses its isolation before someone releases it, leaves its group only preserved and
-// isolated, and nothing resumes the process that would let Auto Scaling replace (terminate) it while it is
-// still a member. A completed quarantine has a completed snapshot of every volume; one that did not
-// complete says why. Quarantine-specific checks beyond these can live in their own file (see index.ts).
+// a target group, leaves its group only preserved and isolated, and nothing resumes the process that would
+// let Auto Scaling replace (terminate) it while it is still a member. Its containment holds from the end of
+// the step that started it until someone releases it (containment.ts says what contained means, from the
+// account); no interface of it ever allows all traffic in while it has a public address; credentials issued
+// to it before containment stop working when the stack revokes them. A completed quarantine has a completed
+// snapshot of every volume; one that did not complete, or whose containment did not finish, says so.
 import type { SimInstance, SimLogEntry } from "../../sim/model";
+import {
+  allowsAllIn,
+  credentialsStillWork,
+  openAfterContainment,
+  publicAddressOf,
+  revocationConfigured,
+} from "./containment";
 import type { ExecutionFacts } from "./facts";
 import type { Invariant, InvariantFamily, MonitorContext } from "./types";
 
@@ -19,40 +28,45 @@ export function suspects(ctx: MonitorContext): { instance: SimInstance; quaranti
   );
 }
 
-/** Cut off: every network interface only in groups without a rule, no Elastic IP. */
-export function isolated(ctx: MonitorContext, instance: SimInstance): boolean {
-  return instance.networkInterfaces.every(
-    (eni) =>
-      !eni.association &&
-      eni.groups.length > 0 &&
-      eni.groups.every((id) => {
-        const group = ctx.world.securityGroups.get(id);
-        return !!group && group.ingress.length === 0 && group.egress.length === 0;
-      }),
-  );
+/** Cut off: nothing reaches it but what AWS documents no security group can end (containment.ts). */
+export function isolated(ctx: MonitorContext, instance: SimInstance, profileArn?: string): boolean {
+  return openAfterContainment(ctx.world, instance, profileArn).length === 0;
 }
 
+/** Someone asked for the suspect's release (not a dry run). */
 const released = (ctx: MonitorContext, instanceId: string) =>
   ctx.sim.invocations.some(
     (invocation) =>
-      invocation.functionKey === "releaseQuarantine" && JSON.stringify(invocation.event).includes(instanceId),
+      invocation.functionKey === "releaseQuarantine" &&
+      (invocation.event as { dryRun?: boolean } | undefined)?.dryRun !== true &&
+      JSON.stringify(invocation.event).includes(instanceId),
   );
 
 export const quarantine: InvariantFamily = () => {
-  const wasIsolated = new Set<string>();
   const wasOut = new Set<string>();
   const leftTargets = new Set<string>();
   const reported = new Set<string>();
-  const once = (ctx: MonitorContext, key: string, groupName: string | undefined, detail: string) => {
-    if (reported.has(key)) return;
-    reported.add(key);
-    ctx.violate("evidence", groupName, detail);
+  const once = (
+    ctx: MonitorContext,
+    key: string,
+    groupName: string | undefined,
+    detail: string,
+    invariant = "evidence",
+  ) => {
+    if (reported.has(`${invariant} ${key}`)) return;
+    reported.add(`${invariant} ${key}`);
+    ctx.violate(invariant, groupName, detail);
   };
+  /** Each suspect's containment: the quarantine that started it, in which state, and when that state ended. */
+  const containment = new Map<
+    string,
+    { quarantine: string; profileArn?: string; state?: string; containedAt?: number; failed?: boolean }
+  >();
 
   const evidence: Invariant = {
     name: "evidence",
     promise:
-      "a suspect is never terminated, re-attached or re-registered, keeps its isolation, and leaves its group preserved and isolated",
+      "a suspect is never terminated, re-attached or re-registered, and leaves its group preserved and isolated",
     onChange(ctx) {
       for (const { instance, quarantine } of suspects(ctx)) {
         const id = instance.instanceId;
@@ -66,9 +80,6 @@ export const quarantine: InvariantFamily = () => {
               `suspect ${id} terminated by ${instance.terminatedBy.actor} (${instance.terminatedBy.why})`,
             );
         }
-        if (isolated(ctx, instance)) wasIsolated.add(id);
-        else if (wasIsolated.has(id) && !released(ctx, id))
-          once(ctx, `isolation ${id}`, home, `suspect ${id} lost its isolation before anyone released it`);
         if (instance.detachedBy && instance.detachedBy.at >= quarantine.startedAt) wasOut.add(id);
         const registered = [...ctx.world.targetGroups.values()].some(
           (targetGroup) => targetGroup.targets.has(id) && targetGroup.targets.get(id)?.state !== "draining",
@@ -88,8 +99,11 @@ export const quarantine: InvariantFamily = () => {
         const { instance } = suspect;
         const missing = [
           !instance.tags.has(QUARANTINE_TAG) && "not tagged quarantined",
-          !instance.disableApiTermination && "termination protection off",
-          !isolated(ctx, instance) && "not isolated",
+          // AWS refuses termination protection on Spot instances (Using_ChangingDisableAPITermination.html).
+          !instance.disableApiTermination &&
+            instance.instanceLifecycle !== "spot" &&
+            "termination protection off",
+          !isolated(ctx, instance, containment.get(instance.instanceId)?.profileArn) && "not isolated",
         ].filter(Boolean);
         if (missing.length > 0)
           once(
@@ -116,6 +130,99 @@ export const quarantine: InvariantFamily = () => {
           entry.groupName,
           `${ctx.facts.executionOf(entry.caller)?.name ?? entry.caller?.functionKey ?? entry.actor} resumed ReplaceUnhealthy while quarantined ${atRisk.join(", ")} still in the group`,
         );
+    },
+  };
+
+  const contained: Invariant = {
+    name: "contained",
+    promise:
+      "a suspect is isolated once the step that started its containment has ended, and never re-opened before release",
+    onExecutionStarted(ctx, execution) {
+      if (execution.machine !== "quarantine-instance") return;
+      for (const id of (execution.request.instanceIds as string[] | undefined) ?? []) {
+        const instance = ctx.world.instances.get(id);
+        if (instance && !containment.has(id))
+          containment.set(id, { quarantine: execution.arn, profileArn: instance.iamInstanceProfile?.arn });
+      }
+    },
+    onLog(_ctx, entry) {
+      // The first change the quarantine makes to its suspect's network starts containment, in some state.
+      const watched = entry.instanceId ? containment.get(entry.instanceId) : undefined;
+      if (!watched || watched.state || entry.caller?.executionArn !== watched.quarantine) return;
+      if (["security-groups-changed", "public-address-changed", "network-acl-changed"].includes(entry.kind))
+        watched.state = entry.caller.stateName;
+    },
+    onExecutionEvent(ctx, event) {
+      // The runner records a Task whose error a Catch took as caught, then exited: that step did not finish.
+      if (event.type !== "StateExited" && event.type !== "StateCaught") return;
+      for (const watched of containment.values()) {
+        if (watched.containedAt !== undefined || watched.failed || event.stateName !== watched.state)
+          continue;
+        if (ctx.facts.executions.get(watched.quarantine)?.name !== event.executionName) continue;
+        if (event.type === "StateCaught") watched.failed = true;
+        else watched.containedAt = ctx.world.clock.now();
+      }
+      this.onChange?.(ctx);
+    },
+    onChange(ctx) {
+      for (const [id, watched] of containment) {
+        const instance = ctx.world.instances.get(id);
+        if (watched.containedAt === undefined || !instance || instance.state === "terminated") continue;
+        if (released(ctx, id)) continue;
+        const open = openAfterContainment(ctx.world, instance, watched.profileArn);
+        if (open.length > 0)
+          once(
+            ctx,
+            id,
+            ctx.facts.homeGroup.get(id),
+            `${id} reachable after containment: ${open.join("; ")}`,
+            "contained",
+          );
+      }
+    },
+  };
+
+  const exposed: Invariant = {
+    name: "exposed",
+    promise: "no interface of a suspect allows all traffic in while it has a public address",
+    onChange(ctx) {
+      for (const { instance } of suspects(ctx)) {
+        if (instance.state === "terminated" || released(ctx, instance.instanceId)) continue;
+        for (const eni of instance.networkInterfaces)
+          if (publicAddressOf(eni) && allowsAllIn(ctx.world, eni))
+            once(
+              ctx,
+              instance.instanceId,
+              ctx.facts.homeGroup.get(instance.instanceId),
+              `${eni.networkInterfaceId} of ${instance.instanceId} allows all traffic in with public address ${publicAddressOf(eni)}`,
+              "exposed",
+            );
+      }
+    },
+  };
+
+  const credentials: Invariant = {
+    name: "credentials",
+    promise:
+      "credentials issued to a suspect before containment no longer work when its quarantine ends, if the stack revokes them",
+    async finish(ctx) {
+      if (!revocationConfigured()) return;
+      for (const [id, watched] of containment) {
+        const instance = ctx.world.instances.get(id);
+        const ended = ctx.facts.executions.get(watched.quarantine)?.endedAt;
+        if (!instance || watched.containedAt === undefined || !watched.profileArn || ended === undefined)
+          continue;
+        if (released(ctx, id)) continue;
+        const stolen = await credentialsStillWork(ctx.world, instance, ended);
+        if (stolen)
+          once(
+            ctx,
+            id,
+            ctx.facts.homeGroup.get(id),
+            `${id}: ${stolen} still work when its quarantine ended`,
+            "credentials",
+          );
+      }
     },
   };
 
@@ -147,8 +254,25 @@ export const quarantine: InvariantFamily = () => {
 
   const explained: Invariant = {
     name: "quarantineExplained",
-    promise: "a quarantine that did not complete says why (or was refused before it changed anything)",
+    promise:
+      "a quarantine that did not complete, or whose containment did not finish, says why in a Quarantine Failed naming the suspect",
     finish(ctx) {
+      // Whatever the execution's status: a containment started and never finished is a failure to say.
+      for (const [id, watched] of containment) {
+        if (!watched.state || watched.containedAt !== undefined) continue;
+        const said = ctx.world.events.some(
+          (event) =>
+            event.caller?.executionArn === watched.quarantine &&
+            event.detailType === "Quarantine Failed" &&
+            JSON.stringify(event.detail).includes(id),
+        );
+        if (!said)
+          ctx.violate(
+            "quarantineExplained",
+            ctx.facts.homeGroup.get(id),
+            `the containment of ${id} did not finish, and no Quarantine Failed of its quarantine names it`,
+          );
+      }
       for (const execution of ctx.facts.ofMachine("quarantine-instance")) {
         if (execution.status === "SUCCEEDED" || execution.status === "RUNNING") continue;
         const said = ctx.world.events.some(
@@ -171,7 +295,7 @@ export const quarantine: InvariantFamily = () => {
     },
   };
 
-  return [evidence, snapshots, explained];
+  return [evidence, contained, exposed, credentials, snapshots, explained];
 };
 
 /** How quarantines ended, for the campaign's table: outcome and, for the others, why. */

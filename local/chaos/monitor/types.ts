@@ -3,6 +3,7 @@
 import type { SimLogEntry } from "../../sim/model";
 import type { SimWorld } from "../../sim/world";
 import type { Simulation } from "../../simulation";
+import type { ExecutionEvent } from "../../state-machine";
 import type { ExecutionFacts, WorldFacts } from "./facts";
 
 /** One broken promise, with when and what. */
@@ -38,6 +39,8 @@ export interface Invariant {
   onLog?(ctx: MonitorContext, entry: SimLogEntry): void;
   onExecutionStarted?(ctx: MonitorContext, execution: ExecutionFacts): void;
   onExecutionEnded?(ctx: MonitorContext, execution: ExecutionFacts): void;
+  /** For every event of an execution's history (a state entered, exited, retried...), as Step Functions records it. */
+  onExecutionEvent?(ctx: MonitorContext, event: ExecutionEvent): void;
   /** Once, when the run is over (everything ended). */
   finish?(ctx: MonitorContext): void | Promise<void>;
 }

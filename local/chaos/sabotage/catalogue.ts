@@ -12,7 +12,8 @@ import type { SweepGroupInput, SweepSettings } from "../../../functions/engine/s
 import type { GroupSnapshot } from "../../../functions/engine/types";
 import type { HandlerSwap } from "../../seams/registry";
 import type { Simulation } from "../../simulation";
-import { desired, drainFor, kinds, only, policy, quiet, setting, sweepDue, tags, withFaults } from "./shapes";
+import { QUARANTINE_SABOTAGES } from "./quarantine";
+import { desired, kinds, only, policy, quiet, setting, sweepDue, tags, withFaults } from "./shapes";
 import type { Sabotage, Seam } from "./types";
 
 /** A seam on a Lambda handler (typed here so each swap's arguments are). */
@@ -225,94 +226,7 @@ export const CATALOGUE: Sabotage[] = [
     shape: (run) => (run.trigger === "manual" && quiet(run) ? run : undefined),
     setup: stopAfterFirstRetirement,
   },
-  {
-    name: "unhealthy-resumed-in-quarantine",
-    bug: "restoration resumes ReplaceUnhealthy while a quarantined suspect is still in the group",
-    caughtBy: "evidence",
-    seams: [
-      {
-        module: RESTORE,
-        export: "restorationFor",
-        // As before the fix: blind to the quarantined member.
-        swap:
-          () =>
-          (real: (...args: unknown[]) => unknown, previous: unknown, current: unknown, mode: unknown) => {
-            const group = current as GroupSnapshot;
-            return real(
-              previous,
-              { ...group, instances: group.instances.map((instance) => ({ ...instance, tags: {} })) },
-              mode,
-            );
-          },
-      },
-    ],
-    // The suspect stays a member while it drains out: ten minutes here, so the rollout ends meanwhile.
-    shape: (run) =>
-      run.trigger === "manual" && quiet(run)
-        ? drainFor(withFaults(run, { kind: "quarantine", atSeconds: 20, memberIndex: 1 }), 600)
-        : undefined,
-  },
-  {
-    name: "detach-before-isolation",
-    bug: "the quarantine detaches its suspect before isolating it",
-    caughtBy: "evidence",
-    seams: [
-      onHandler("isolateInstances", (sim) => async (real, event) => {
-        const { DetachInstancesCommand } = await import("@aws-sdk/client-auto-scaling");
-        const { plan } = event as { plan: { instanceIds: string[]; group?: { groupName: string } } };
-        if (plan.group)
-          await (sim.clients.autoScaling as { send(command: unknown): Promise<unknown> }).send(
-            new DetachInstancesCommand({
-              AutoScalingGroupName: plan.group.groupName,
-              InstanceIds: plan.instanceIds,
-              ShouldDecrementDesiredCapacity: false,
-            }),
-          );
-        return real();
-      }),
-    ],
-    shape: (run) =>
-      run.trigger === "manual" && quiet(run)
-        ? withFaults(run, { kind: "quarantine", atSeconds: 20, memberIndex: 0 })
-        : undefined,
-  },
-  {
-    name: "snapshots-not-awaited",
-    bug: "the quarantine takes its snapshots as complete as soon as they started",
-    caughtBy: "evidenceSnapshots",
-    seams: [
-      onHandler("snapshotEvidence", () => async (real) => ({
-        ...((await real()) as object),
-        completed: true,
-      })),
-    ],
-    // Snapshots of its 30 GiB volume take 11 minutes here, longer than the rest of the quarantine.
-    shape: (run) => {
-      if (run.trigger !== "manual" || !quiet(run)) return undefined;
-      const shaped = withFaults(run, { kind: "quarantine", atSeconds: 20, memberIndex: 0 });
-      return {
-        ...shaped,
-        scenario: { ...shaped.scenario, timing: { ...shaped.scenario.timing, snapshotSecondsPerGiB: 20 } },
-      };
-    },
-  },
-  {
-    name: "quarantine-silent",
-    bug: "the quarantine's report says it failed and tells nobody",
-    caughtBy: "quarantineExplained",
-    seams: [
-      onHandler("reportQuarantine", () => async () => ({
-        failed: true,
-        replacementValidated: null,
-        cause: "",
-        manifests: [],
-      })),
-    ],
-    shape: (run) =>
-      run.trigger === "manual" && quiet(run)
-        ? withFaults(run, { kind: "quarantine", atSeconds: 20, memberIndex: 0 })
-        : undefined,
-  },
+  ...QUARANTINE_SABOTAGES,
   {
     name: "rate-budget-ignored",
     bug: "the sweep replaces every due instance whatever the group's rate budget",

@@ -13,6 +13,21 @@ const EC2_STATE_CODES: Record<string, number> = {
   stopped: 80,
 };
 
+/**
+ * Instance store of the instance types the scenarios use, GB (0: EBS only), from the instance type pages
+ * (https://docs.aws.amazon.com/ec2/latest/instancetypes/gp.html#gp_instance-store): EC2 lists instance store
+ * volumes in DescribeInstanceTypes, never in an instance's block device mappings.
+ */
+const INSTANCE_STORE_GIB: Record<string, number> = {
+  "t4g.small": 0,
+  "t3.micro": 0,
+  "m5.large": 0,
+  "m5d.large": 75,
+  "c5d.large": 50,
+  "i3.large": 475,
+  "m1.small": 160,
+};
+
 function describeInstance(world: SimWorld, instance: SimInstance) {
   const groupRef = (id: string) => ({ GroupId: id, GroupName: world.securityGroups.get(id)?.groupName });
   const gone = instance.state === "terminated";
@@ -29,13 +44,33 @@ function describeInstance(world: SimWorld, instance: SimInstance) {
     SecurityGroups: gone
       ? []
       : [...new Set(instance.networkInterfaces.flatMap((eni) => eni.groups))].map(groupRef),
+    PublicIpAddress: gone
+      ? undefined
+      : (instance.networkInterfaces[0]?.association?.publicIp ?? instance.networkInterfaces[0]?.publicIp),
+    InstanceLifecycle: instance.instanceLifecycle,
+    RootDeviceType: instance.rootDeviceType,
+    RootDeviceName: "/dev/xvda",
     NetworkInterfaces: gone
       ? []
       : instance.networkInterfaces.map((eni) => ({
           NetworkInterfaceId: eni.networkInterfaceId,
+          SubnetId: eni.subnetId,
+          VpcId: instance.vpcId,
+          Attachment: { DeviceIndex: eni.deviceIndex, Status: "attached" },
           PrivateIpAddress: eni.privateIpAddress,
+          Ipv6Addresses: eni.ipv6Addresses.map((address) => ({ Ipv6Address: address })),
           Groups: eni.groups.map(groupRef),
-          Association: eni.association ? { PublicIp: eni.association.publicIp } : undefined,
+          // An Elastic IP is owned by the account; an address from Amazon's pool by "amazon".
+          Association: eni.association
+            ? { PublicIp: eni.association.publicIp, IpOwnerId: world.accountId }
+            : eni.publicIp
+              ? { PublicIp: eni.publicIp, IpOwnerId: "amazon" }
+              : undefined,
+          ConnectionTrackingConfiguration: {
+            TcpEstablishedTimeout: eni.connectionTracking.tcpEstablishedTimeout,
+            UdpStreamTimeout: eni.connectionTracking.udpStreamTimeout,
+            UdpTimeout: eni.connectionTracking.udpTimeout,
+          },
         })),
     IamInstanceProfile: instance.iamInstanceProfile
       ? { Arn: instance.iamInstanceProfile.arn, Id: `AIPA${instance.instanceId.slice(2, 18).toUpperCase()}` }
@@ -58,6 +93,7 @@ function instanceFilter(
     if (name === "instance-id") return (instance) => values.has(instance.instanceId);
     if (name === "instance-state-name") return (instance) => values.has(instance.state);
     if (name === "image-id") return (instance) => values.has(instance.imageId);
+    if (name === "subnet-id") return (instance) => values.has(instance.subnetId);
     if (name?.startsWith("tag:")) {
       const key = name.slice(4);
       return (instance) => {
@@ -95,8 +131,24 @@ function launchTemplateOf(
 export const ec2Routes: Route[] = [
   route("ec2", "ModifyInstanceAttribute", "ec2:mutate", true, (world, input) => {
     const instance = world.requireInstance(input.InstanceId);
+    // "You can't enable termination protection for Spot Instances"
+    // (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/Using_ChangingDisableAPITermination.html);
+    // EC2 answers with this error.
+    if (input.DisableApiTermination && instance.instanceLifecycle === "spot")
+      throw new SimAwsError(
+        "UnsupportedOperation",
+        "Modifying 'disableApiTermination' is not supported for spot instances.",
+      );
     if (input.DisableApiTermination)
       instance.disableApiTermination = input.DisableApiTermination.Value === true;
+    // An instance-store backed instance can only be terminated, never stopped
+    // (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/Using_ChangingInstanceInitiatedShutdownBehavior.html),
+    // so its shutdown behavior cannot be set; EC2 answers with this error.
+    if (input.InstanceInitiatedShutdownBehavior && instance.rootDeviceType === "instance-store")
+      throw new SimAwsError(
+        "InvalidParameterCombination",
+        "The attribute instanceInitiatedShutdownBehavior can only be used for elastic images.",
+      );
     if (input.InstanceInitiatedShutdownBehavior)
       instance.shutdownBehavior = input.InstanceInitiatedShutdownBehavior.Value;
     for (const mapping of (input.BlockDeviceMappings ?? []) as {
@@ -190,6 +242,21 @@ export const ec2Routes: Route[] = [
       NextToken: nextToken,
     };
   }),
+  route("ec2", "DescribeInstanceTypes", "ec2:describe", false, (_world, input) => ({
+    InstanceTypes: ((input.InstanceTypes ?? []) as string[]).map((type) => {
+      const storage = INSTANCE_STORE_GIB[type];
+      if (storage === undefined)
+        throw new SimAwsError(
+          "InvalidInstanceType",
+          `The following supplied instance types do not exist: [${type}]`,
+        );
+      return {
+        InstanceType: type,
+        InstanceStorageSupported: storage > 0,
+        InstanceStorageInfo: storage > 0 ? { TotalSizeInGB: storage } : undefined,
+      };
+    }),
+  })),
   route("ec2", "DescribeLaunchTemplateVersions", "ec2:describe", false, (world, input) => {
     const template = launchTemplateOf(world, input);
     const describeVersion = (version: SimTemplateVersion) => ({

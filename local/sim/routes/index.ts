@@ -5,7 +5,9 @@ import { snapshotRoutes } from "./ebs";
 import { ec2Routes } from "./ec2";
 import { elbv2Routes } from "./elbv2";
 import { eventRoutes } from "./events";
+import { iamRoutes } from "./iam";
 import { imageRoutes } from "./images";
+import { kmsRoutes } from "./kms";
 import { networkRoutes } from "./network";
 import type { Route } from "./route";
 
@@ -21,4 +23,6 @@ export const ROUTES: Route[] = [
   ...cloudWatchRoutes,
   ...eventRoutes,
   ...imageRoutes,
+  ...iamRoutes,
+  ...kmsRoutes,
 ];

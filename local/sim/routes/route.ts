@@ -5,7 +5,17 @@ import { SimAwsError } from "../world";
 
 /** One simulated API operation. */
 export interface Route {
-  service: "autoscaling" | "ec2" | "elbv2" | "cloudwatch" | "events" | "sfn" | "imagebuilder" | "ssm";
+  service:
+    | "autoscaling"
+    | "ec2"
+    | "elbv2"
+    | "cloudwatch"
+    | "events"
+    | "sfn"
+    | "imagebuilder"
+    | "ssm"
+    | "iam"
+    | "kms";
   operation: string;
   /** Request bucket the call draws from. */
   bucket: string;
@@ -26,6 +36,8 @@ const THROTTLE = {
   sfn: "ThrottlingException",
   imagebuilder: "TooManyRequestsException",
   ssm: "ThrottlingException",
+  iam: "Throttling",
+  kms: "ThrottlingException",
 } as const;
 
 /** A route record with the service's throttling error. */
