@@ -20,6 +20,11 @@ export interface PolicyStatement {
  */
 export const USED_RESOURCES: Record<string, Record<string, string>> = {
   "ec2:CreateSecurityGroup": { vpc: "the VPC an isolation group is created in (the suspect's own VPC)" },
+  "ec2:CreateNetworkAcl": { vpc: "the VPC Phoenix's deny-all isolation network ACL is created in (the suspect's)" },
+  "ec2:ReplaceNetworkAclAssociation": {
+    "network-acl":
+      "the ACL put on an opted-in subnet (the subnet's tag is the gate): Phoenix's own deny-all ACL, or at release the one recorded before",
+  },
   "ec2:ModifyNetworkInterfaceAttribute": {
     "security-group": "the groups put on a managed interface: Phoenix's isolation groups, or the ones it recorded before",
   },
@@ -27,7 +32,7 @@ export const USED_RESOURCES: Record<string, Record<string, string>> = {
 
 /** Condition keys that bind a grant to what Phoenix manages or creates (or, for passing roles, to EC2). */
 const SCOPING_KEY =
-  /^((aws|ec2|autoscaling|elasticloadbalancing):ResourceTag\/phoenix:|aws:RequestTag\/phoenix:|ec2:CreateAction$|ec2:LaunchTemplate$|iam:PassedToService$|events:source$)/;
+  /^((aws|ec2|autoscaling|elasticloadbalancing|iam):ResourceTag\/phoenix:|aws:RequestTag\/phoenix:|ec2:CreateAction$|ec2:LaunchTemplate$|iam:PassedToService$|events:source$)/;
 
 const asList = <T>(value: T | T[]): T[] => (Array.isArray(value) ? value : [value]);
 
@@ -94,11 +99,15 @@ export async function policyProblems(statements: PolicyStatement[], calls: strin
         if (matched.length === 0) problems.push(`${resource} is no resource type of ${action} (${sid})`);
         types.push(...matched);
       }
-      // Each condition key must apply to the action or to a resource type it names.
-      const listed = [
-        ...details.conditionKeys,
-        ...details.resourceTypes.filter((type) => types.includes(type.name)).flatMap((type) => type.conditionKeys),
-      ];
+      // Each condition key must apply to the action or to a resource type it names. Where the action's row
+      // lists no keys for a resource type (IAM's role actions), the resource types table's keys for it apply.
+      const listed = [...details.conditionKeys];
+      for (const type of details.resourceTypes.filter((item) => types.includes(item.name)))
+        listed.push(
+          ...(type.conditionKeys.length > 0
+            ? type.conditionKeys
+            : ((await iamResourceTypeDetails(service, type.name))?.conditionKeys ?? [])),
+        );
       for (const key of keys)
         if (!GLOBAL_KEY.test(key) && !keyApplies(key, listed))
           problems.push(`condition key ${key} does not apply to ${action} (${sid})`);
